@@ -1,0 +1,247 @@
+"""The public index object: one shard opened from disk, queried through the kernels.
+
+Every public method checks its arguments once and raises a typed error; the kernels below assume valid input.
+The arrays are read-only memory maps and the kernels release the GIL, so one object serves many threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmsearch import kernels, storage, wavelet
+from fmsearch.build import INDEX_ARRAYS, METADATA_ARRAYS, SEPARATOR
+from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
+from fmsearch.results import Document, FindResult, Hit, Snippet
+
+DEFAULT_MAX_QUERY_BYTES = 65536
+Query = str | bytes | bytearray | memoryview
+
+
+def encode_query(query: Query, max_bytes: int) -> np.ndarray:
+    """The query's bytes as uint8, or a typed error naming what is wrong with it."""
+    if isinstance(query, str):
+        try:
+            data = query.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidQuery(f"query is not encodable as UTF-8 ({e.reason} at character {e.start})") from e
+    elif isinstance(query, bytes | bytearray | memoryview):
+        data = bytes(query)
+    else:
+        raise InvalidQuery(f"query must be str or bytes, not {type(query).__name__}")
+    if not data:
+        raise InvalidQuery("query is empty")
+    if len(data) > max_bytes:
+        raise QueryTooLong(f"query is {len(data)} bytes, over the limit of {max_bytes} bytes")
+    if SEPARATOR in data:
+        raise InvalidQuery("query contains byte 0xFF, which never occurs in UTF-8 text (it separates documents)")
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _char_start(data: bytes, i: int) -> int:
+    """Move i back to the first byte of the UTF-8 character it falls in."""
+    while 0 < i < len(data) and (data[i] & 0xC0) == 0x80:
+        i -= 1
+    return i
+
+
+class FMIndex:
+    """A compressed, memory-mapped, byte-level FM-index over one shard of documents."""
+
+    def __init__(self, path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> None:
+        self.path = Path(path)
+        self.manifest = storage.read_manifest(self.path)
+        files = self.manifest["files"]
+        arrays = {name: storage.open_array(self.path, files[name]) for name in (*INDEX_ARRAYS, *METADATA_ARRAYS)}
+        params = self.manifest["params"]
+        if params["block"] != wavelet.BLOCK or params["separator"] != SEPARATOR:
+            raise storage.IndexFormatError(f"{self.path}: built with parameters this fmsearch does not read: {params}")
+        self.max_query_bytes = max_query_bytes
+        self.num_documents: int = self.manifest["num_documents"]
+        self.num_bytes: int = self.manifest["num_bytes"]
+        self._n: int = self.manifest["text_bytes"]
+        self._doc_starts = arrays["doc_starts"]
+        self._meta_offsets = arrays["meta_offsets"]
+        self._meta_blob = arrays["meta_blob"]
+        width = self.manifest["sample_width"]
+        self._fm = (
+            tuple(arrays[name] for name in wavelet.ARRAY_NAMES),
+            arrays["first_row"],
+            arrays["symbol_of_byte"],
+            arrays["byte_of_symbol"],
+            self.manifest["primary"],
+            params["sa_rate"],
+            width,
+            arrays["sa_samples"],
+            params["isa_rate"],
+            width,
+            arrays["isa_samples"],
+            self._n,
+        )
+        self._file_bytes = {name: files[name]["bytes"] for name in files}
+
+    # -- queries ---------------------------------------------------------------------------------------------------
+
+    def _interval(self, query: Query) -> tuple[int, int]:
+        pattern = encode_query(query, self.max_query_bytes)
+        return kernels.backward_search(self._fm, pattern, 0, pattern.shape[0])
+
+    def count(self, query: Query) -> int:
+        """Occurrences of `query` (overlapping, never across documents). Cost: one backward search, O(|query|)."""
+        sp, ep = self._interval(query)
+        return ep - sp
+
+    def count_many(self, queries: Sequence[Query]) -> np.ndarray:
+        """Occurrences of each query (int64 array), in one kernel call."""
+        encoded = []
+        for i, query in enumerate(queries):
+            try:
+                encoded.append(encode_query(query, self.max_query_bytes))
+            except InvalidQuery as e:
+                raise type(e)(f"query {i}: {e}") from e
+        bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
+        bounds[1:] = np.cumsum([len(p) for p in encoded])
+        flat = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.uint8)
+        return kernels.count_many(self._fm, flat, bounds)
+
+    def locate(self, query: Query, limit: int = 10, offset: int = 0) -> tuple[int, np.ndarray]:
+        """(total, text positions of occurrences offset..offset+limit in suffix order). Positions are in the
+        concatenated text; `find` turns them into (document, offset). Cost: about sa_rate LF steps per hit."""
+        if not isinstance(limit, int) or limit < 0:
+            raise InvalidQuery(f"limit must be a non-negative integer, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidQuery(f"offset must be a non-negative integer, not {offset!r}")
+        sp, ep = self._interval(query)
+        total = ep - sp
+        lo = min(sp + offset, ep)
+        hi = min(lo + limit, ep)
+        return total, kernels.locate_range(self._fm, lo, hi)
+
+    def find(self, query: Query, limit: int = 10, offset: int = 0) -> FindResult:
+        """Total occurrences and one page of hits (doc_id, byte offset in the document), in suffix order."""
+        total, positions = self.locate(query, limit, offset)
+        docs = np.searchsorted(self._doc_starts, positions, side="right") - 1
+        offsets = positions - self._doc_starts[docs] - 1
+        hits = [Hit(int(d), int(o)) for d, o in zip(docs.tolist(), offsets.tolist(), strict=True)]
+        return FindResult(total=total, hits=hits, offset=offset)
+
+    def matching_statistics(self, text: Query) -> np.ndarray:
+        """For each byte position i of `text` (UTF-8), the length of the longest prefix of text[i:] occurring in
+        some document (int64 array). One right-to-left backward-search pass."""
+        if isinstance(text, str):
+            data = text.encode("utf-8", errors="surrogatepass")
+        elif isinstance(text, bytes | bytearray | memoryview):
+            data = bytes(text)
+        else:
+            raise InvalidQuery(f"text must be str or bytes, not {type(text).__name__}")
+        if len(data) > self.max_query_bytes:
+            raise QueryTooLong(f"text is {len(data)} bytes, over the limit of {self.max_query_bytes} bytes")
+        return kernels.matching_statistics(self._fm, np.frombuffer(data, dtype=np.uint8))
+
+    # -- documents -------------------------------------------------------------------------------------------------
+
+    def _check_doc(self, doc_id: int) -> None:
+        if not isinstance(doc_id, int | np.integer) or isinstance(doc_id, bool):
+            raise InvalidDocument(f"document id must be an integer, not {type(doc_id).__name__}")
+        if not 0 <= doc_id < self.num_documents:
+            raise InvalidDocument(
+                f"document id {doc_id} is out of range: this index has {self.num_documents} "
+                f"documents (ids 0..{self.num_documents - 1})"
+            )
+
+    def document_length(self, doc_id: int) -> int:
+        """Length in bytes of a document's UTF-8 text."""
+        self._check_doc(doc_id)
+        return int(self._doc_starts[doc_id + 1] - self._doc_starts[doc_id] - 1)
+
+    def metadata(self, doc_id: int) -> dict[str, Any]:
+        self._check_doc(doc_id)
+        lo, hi = int(self._meta_offsets[doc_id]), int(self._meta_offsets[doc_id + 1])
+        return json.loads(bytes(self._meta_blob[lo:hi])) if hi > lo else {}
+
+    def extract(self, doc_id: int, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes [start, end) of a document, rebuilt from the index (about one LF step per byte)."""
+        length = self.document_length(doc_id)
+        end = length if end is None else end
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= length):
+            raise InvalidDocument(f"byte range [{start}, {end}) is outside document {doc_id} of {length} bytes")
+        base = int(self._doc_starts[doc_id]) + 1
+        return kernels.extract(self._fm, base + start, base + end).tobytes()
+
+    def document(self, doc_id: int) -> Document:
+        """A document's text and metadata."""
+        text = self.extract(doc_id).decode("utf-8")
+        return Document(doc_id=int(doc_id), text=text, metadata=self.metadata(doc_id))
+
+    def snippet(self, doc_id: int, offset: int, length: int, context: int = 200) -> Snippet:
+        """The match at bytes [offset, offset+length) of a document with up to `context` bytes on each side,
+        widened to whole UTF-8 characters."""
+        doc_len = self.document_length(doc_id)
+        if not (
+            isinstance(offset, int)
+            and isinstance(length, int)
+            and 0 <= offset
+            and 0 <= length
+            and offset + length <= doc_len
+        ):
+            raise InvalidDocument(
+                f"match [{offset}, {offset + length}) is outside document {doc_id} of {doc_len} bytes"
+            )
+        if not isinstance(context, int) or context < 0:
+            raise InvalidQuery(f"context must be a non-negative integer, not {context!r}")
+        lo = max(0, offset - context - 3)
+        hi = min(doc_len, offset + length + context + 3)
+        data = self.extract(doc_id, lo, hi)
+        start = _char_start(data, max(0, offset - context - lo)) + lo
+        end = _char_start(data, min(hi, offset + length + context) - lo) + lo
+        if end < offset + length:
+            end = offset + length
+        m0, m1 = offset - lo, offset + length - lo
+        return Snippet(
+            doc_id=int(doc_id),
+            start=start,
+            end=end,
+            match_start=offset,
+            match_end=offset + length,
+            before=data[start - lo : m0].decode("utf-8", errors="replace"),
+            match=data[m0:m1].decode("utf-8", errors="replace"),
+            after=data[m1 : end - lo].decode("utf-8", errors="replace"),
+            metadata=self.metadata(doc_id),
+        )
+
+    # -- reporting -------------------------------------------------------------------------------------------------
+
+    def sizes(self) -> dict[str, Any]:
+        """Bytes on disk per component, grouped as index (count / locate / extract) and metadata."""
+        groups = {
+            "bwt wavelet tree": wavelet.ARRAY_NAMES,
+            "C array + alphabet": ("first_row", "symbol_of_byte", "byte_of_symbol"),
+            "suffix array samples": ("sa_samples",),
+            "inverse suffix array samples": ("isa_samples",),
+            "document starts": ("doc_starts",),
+            "metadata": METADATA_ARRAYS,
+        }
+        return {
+            group: {"bytes": sum(self._file_bytes[n] for n in names), "parts": {n: self._file_bytes[n] for n in names}}
+            for group, names in groups.items()
+        }
+
+    def warm(self) -> None:
+        """Compile / load every kernel once (numba caches them on disk), so the first query is fast."""
+        self.count_many([b"a"])
+        self.find(b"e", limit=1)
+        self.extract(0, 0, min(1, self.document_length(0)))
+        self.matching_statistics(b"ab")
+
+    def __repr__(self) -> str:
+        return f"FMIndex({str(self.path)!r}, documents={self.num_documents}, bytes={self.num_bytes})"
+
+
+def open_index(path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> FMIndex:
+    """Open a shard directory (memory-mapped; fast and small whatever the index size)."""
+    return FMIndex(path, max_query_bytes=max_query_bytes)

@@ -1,0 +1,137 @@
+"""FM-index kernels: backward search, LF walks (locate, extract) and matching statistics.
+
+Pure functions on arrays, compiled with numba and releasing the GIL. The index object (`index.py`) checks every
+argument before calling them; here every precondition is assumed.
+
+Conventions. The text T (n bytes) is every document preceded by 0xFF. The BWT has n + 1 rows: row 0 is the empty
+suffix, and the row `primary` whose suffix is all of T has no preceding byte; it is stored as 0xFF, so rank of 0xFF is
+one too high after it (`lf` corrects this; backward search never asks, as patterns cannot hold 0xFF).
+`fm` is the tuple (wt, first_row, symbol_of_byte, byte_of_symbol, primary, sa_rate, sa_width, sa_samples,
+isa_rate, isa_width, isa_samples, n), where first_row[c] is the first row whose suffix starts with dense symbol c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fmsearch import intvector, wavelet
+
+
+@njit(nogil=True, cache=True)
+def backward_search(fm, pattern: np.ndarray, start: int, stop: int) -> tuple[int, int]:
+    """Row interval [sp, ep) of the suffixes starting with pattern[start:stop] (uint8); sp == ep when absent."""
+    wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
+    sp = 0
+    ep = fm[11] + 1
+    for j in range(stop - 1, start - 1, -1):
+        c = symbol_of_byte[pattern[j]]
+        if c < 0:
+            return 0, 0
+        sp = first_row[c] + wavelet.rank(wt, c, sp)
+        ep = first_row[c] + wavelet.rank(wt, c, ep)
+        if sp >= ep:
+            return 0, 0
+    return sp, ep
+
+
+@njit(nogil=True, cache=True)
+def count_many(fm, patterns: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Occurrences of each pattern patterns[bounds[i]:bounds[i+1]] (int64, one per pattern)."""
+    out = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
+    for i in range(out.shape[0]):
+        sp, ep = backward_search(fm, patterns, bounds[i], bounds[i + 1])
+        out[i] = ep - sp
+    return out
+
+
+@njit(nogil=True, cache=True)
+def lf(fm, row: int) -> tuple[int, int]:
+    """(dense symbol preceding the suffix of `row`, row of the suffix one position earlier in T)."""
+    c, r = wavelet.access_rank(fm[0], row)
+    if c == fm[2][255] and row > fm[4]:
+        r -= 1
+    return c, fm[1][c] + r
+
+
+@njit(nogil=True, cache=True)
+def locate(fm, row: int) -> int:
+    """Text position of the suffix of `row`: walk LF to a sampled row (every sa_rate-th, and `primary`)."""
+    primary, rate = fm[4], fm[5]
+    steps = 0
+    while row != primary and row % rate != 0:
+        _, row = lf(fm, row)
+        steps += 1
+    if row == primary:
+        return steps
+    return intvector.get(fm[7], fm[6], row // rate) + steps
+
+
+@njit(nogil=True, cache=True)
+def locate_range(fm, sp: int, ep: int) -> np.ndarray:
+    """Text positions of rows [sp, ep) (int64, in row order)."""
+    out = np.empty(ep - sp, dtype=np.int64)
+    for r in range(sp, ep):
+        out[r - sp] = locate(fm, r)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def extract(fm, lo: int, hi: int) -> np.ndarray:
+    """T[lo:hi] as uint8: start at the first inverse-SA sample at or after hi and walk LF back to lo."""
+    byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
+    out = np.empty(hi - lo, dtype=np.uint8)
+    k = (hi + rate - 1) // rate
+    if k * rate >= n:
+        q = n
+        row = 0
+    else:
+        q = k * rate
+        row = intvector.get(samples, width, k)
+    while q > lo:
+        c, row = lf(fm, row)
+        if q <= hi:
+            out[q - 1 - lo] = byte_of_symbol[c]
+        q -= 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
+    """ms[i] = length of the longest prefix of text[i:] that occurs in T (int64 per byte of `text`).
+
+    One right-to-left pass of backward search keeps the interval of text[i:j]. When text[i-1] cannot be prepended,
+    the right end j shrinks until text[i-1:j] occurs, each try being a fresh backward search that stops at the
+    first empty interval. Costs one LF step per byte while a match extends, and O(match length) per shrink.
+    """
+    m = text.shape[0]
+    wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
+    ms = np.zeros(m, dtype=np.int64)
+    full = fm[11] + 1
+    i = m
+    j = m
+    sp = 0
+    ep = full
+    while i > 0:
+        c = symbol_of_byte[text[i - 1]]
+        if c < 0:
+            i -= 1
+            j = i
+            sp, ep = 0, full
+            continue
+        nsp = first_row[c] + wavelet.rank(wt, c, sp)
+        nep = first_row[c] + wavelet.rank(wt, c, ep)
+        if nsp < nep:
+            i -= 1
+            sp, ep = nsp, nep
+        else:
+            # Terminates at j == i, where text[i-1:j] is the single byte text[i-1], which occurs.
+            j -= 1
+            while True:
+                sp, ep = backward_search(fm, text, i - 1, j)
+                if sp < ep:
+                    break
+                j -= 1
+            i -= 1
+        ms[i] = j - i
+    return ms

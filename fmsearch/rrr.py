@@ -1,0 +1,163 @@
+"""RRR-coded bitvectors with 15-bit chunks (Raman, Raman & Rao 2002; the sdsl `rrr_vector<15>` idea).
+
+A bitvector is cut into 15-bit chunks. Each chunk is stored as its class (popcount, one nibble) and its offset
+(index among the 15-bit values of that class, ceil(log2 C(15, k)) bits). Runs of equal bits, which the wavelet tree
+of a BWT is full of, cost 4 bits per chunk; a chunk of 7 ones costs 17 bits. Tables turn (class, offset) back into
+the chunk in one lookup, so decoding needs no loop over bits.
+
+Many bitvectors (the nodes of all wavelet trees of a shard) share three flat arrays:
+- `classes`: uint8, two chunk classes per byte (low nibble first); every bitvector starts at an even chunk,
+- `offsets`: uint64 words holding the offsets as a little-endian bit stream,
+- `directory`: uint64 per 64 chunks of a bitvector: ones before that chunk (low 32 bits) and the stream position
+  of its offset relative to a base the caller passes (high 32 bits).
+A rank query scans at most 63 class nibbles (two per table lookup) and decodes one chunk.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+from numba import njit
+
+CHUNK_BITS = 15
+CHUNKS_PER_SAMPLE = 64
+
+
+def _tables() -> tuple[np.ndarray, ...]:
+    values = np.arange(1 << CHUNK_BITS, dtype=np.int64)
+    popcount = np.zeros(1 << CHUNK_BITS, dtype=np.uint8)
+    for bit in range(CHUNK_BITS):
+        popcount += ((values >> bit) & 1).astype(np.uint8)
+    # Values sorted by (class, value): the position inside a class is the offset.
+    order = np.lexsort((values, popcount))
+    class_base = np.zeros(CHUNK_BITS + 2, dtype=np.int64)
+    class_base[1:] = np.cumsum([comb(CHUNK_BITS, k) for k in range(CHUNK_BITS + 1)])
+    decode = order.astype(np.uint16)
+    offset_of = np.empty(1 << CHUNK_BITS, dtype=np.uint16)
+    offset_of[order] = (np.arange(1 << CHUNK_BITS) - class_base[popcount[order]]).astype(np.uint16)
+    width = np.array([(comb(CHUNK_BITS, k) - 1).bit_length() for k in range(CHUNK_BITS + 1)], dtype=np.int64)
+    pair = np.arange(256)
+    pair_ones = ((pair & 15) + (pair >> 4)).astype(np.int64)
+    pair_width = (width[pair & 15] + width[pair >> 4]).astype(np.int64)
+    return popcount, class_base, decode, offset_of, width, pair_ones, pair_width
+
+
+POPCOUNT, CLASS_BASE, DECODE, OFFSET_OF, WIDTH, PAIR_ONES, PAIR_WIDTH = _tables()
+
+
+@njit(nogil=True, cache=True, inline="always")
+def read_bits(words: np.ndarray, pos: int, width: int) -> int:
+    """`width` (<= 32) bits of the little-endian bit stream `words` (uint64) starting at bit `pos`."""
+    if width == 0:
+        return 0
+    w = pos >> 6
+    shift = pos & 63
+    value = words[w] >> np.uint64(shift)
+    if shift + width > 64:
+        value |= words[w + 1] << np.uint64(64 - shift)
+    return np.int64(value & np.uint64((1 << width) - 1))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _scan(classes: np.ndarray, first: int, stop: int, ones: int, ptr: int) -> tuple[int, int]:
+    """Add the ones and offset widths of chunks [first, stop); `first` is even."""
+    j = first
+    while j + 2 <= stop:
+        byte = classes[j >> 1]
+        ones += PAIR_ONES[byte]
+        ptr += PAIR_WIDTH[byte]
+        j += 2
+    if j < stop:
+        k = classes[j >> 1] & 15
+        ones += k
+        ptr += WIDTH[k]
+    return ones, ptr
+
+
+@njit(nogil=True, cache=True)
+def rank1(
+    classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
+) -> int:
+    """Ones in bits [0, pos) of the bitvector whose first chunk is `chunk0` and first sample `directory[dir0]`.
+
+    Precondition: 0 <= pos <= length of that bitvector.
+    """
+    q = pos // CHUNK_BITS
+    r = pos - q * CHUNK_BITS
+    sample = q // CHUNKS_PER_SAMPLE
+    entry = directory[dir0 + sample]
+    ones = np.int64(entry & np.uint64(0xFFFFFFFF))
+    ptr = ptr_base + np.int64(entry >> np.uint64(32))
+    target = chunk0 + q
+    ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
+    if r == 0:
+        return ones
+    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
+    value = DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])]
+    return ones + POPCOUNT[value & ((1 << r) - 1)]
+
+
+@njit(nogil=True, cache=True)
+def access_rank1(
+    classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
+) -> tuple[int, int]:
+    """(bit at `pos`, ones in bits [0, pos)). Precondition: 0 <= pos < length of the bitvector."""
+    q = pos // CHUNK_BITS
+    r = pos - q * CHUNK_BITS
+    sample = q // CHUNKS_PER_SAMPLE
+    entry = directory[dir0 + sample]
+    ones = np.int64(entry & np.uint64(0xFFFFFFFF))
+    ptr = ptr_base + np.int64(entry >> np.uint64(32))
+    target = chunk0 + q
+    ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
+    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
+    value = np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
+    return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)]
+
+
+@njit(nogil=True, cache=True)
+def encode_bits(
+    bits: np.ndarray,
+    start: int,
+    stop: int,
+    classes: np.ndarray,
+    offsets: np.ndarray,
+    directory: np.ndarray,
+    chunk: int,
+    ptr: int,
+    dir_index: int,
+    ptr_base: int,
+) -> tuple[int, int, int]:
+    """Append bits[start:stop] (uint8 0/1) as one bitvector at even chunk `chunk`, stream bit `ptr`, sample
+    `dir_index`. Returns the next (chunk, ptr, dir_index); the next chunk is rounded up to even."""
+    ones = 0
+    t = 0
+    i = start
+    while i < stop:
+        if t % CHUNKS_PER_SAMPLE == 0:
+            directory[dir_index] = np.uint64(ones) | (np.uint64(ptr - ptr_base) << np.uint64(32))
+            dir_index += 1
+        value = 0
+        end = min(i + CHUNK_BITS, stop)
+        for j in range(i, end):
+            value |= int(bits[j]) << (j - i)
+        k = POPCOUNT[value]
+        classes[chunk >> 1] |= np.uint8(k << ((chunk & 1) * 4))
+        width = WIDTH[k]
+        if width:
+            off = np.uint64(OFFSET_OF[value])
+            offsets[ptr >> 6] |= off << np.uint64(ptr & 63)
+            if (ptr & 63) + width > 64:
+                offsets[(ptr >> 6) + 1] |= off >> np.uint64(64 - (ptr & 63))
+            ptr += width
+        ones += k
+        chunk += 1
+        t += 1
+        i = end
+    if t % CHUNKS_PER_SAMPLE == 0:
+        # rank(length) of a bitvector of 64*s chunks reads sample s: it must exist (also for an empty one).
+        directory[dir_index] = np.uint64(ones) | (np.uint64(ptr - ptr_base) << np.uint64(32))
+        dir_index += 1
+    chunk += chunk & 1
+    return chunk, ptr, dir_index

@@ -1,0 +1,203 @@
+"""On-disk format of a shard: a directory of self-describing flat arrays and a manifest written last.
+
+Every array file is a 64-byte header (magic, format version, dtype, shape) followed by the little-endian array, so
+opening is one `np.memmap` per file, with no deserializing copy. `manifest.json` lists every file with its size and
+XXH3-128 checksum, and carries a checksum of itself. A shard is built in a temporary sibling directory and appears
+under its final name with one atomic rename, after everything in it was written and fsynced: a directory under the
+final name is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MANIFEST_KIND = "fmsearch-shard"
+ARRAY_MAGIC = b"FMSARRAY"
+HEADER_BYTES = 64
+_HEADER = struct.Struct("<8sHH8sI4Q")  # magic, version, header bytes, dtype, ndim, shape (up to 4 dims)
+
+
+def _header(array: np.ndarray) -> bytes:
+    if array.ndim > 4:
+        raise ValueError("arrays of more than 4 dimensions are not stored")
+    dtype = array.dtype.newbyteorder("<").str.encode()
+    shape = list(array.shape) + [0] * (4 - array.ndim)
+    packed = _HEADER.pack(ARRAY_MAGIC, FORMAT_VERSION, HEADER_BYTES, dtype, array.ndim, *shape)
+    return packed.ljust(HEADER_BYTES, b"\0")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_array(directory: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+    """Write `array` as `<name>.bin` (header + data), fsync it, and return its manifest entry."""
+    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    path = directory / f"{name}.bin"
+    digest = xxhash.xxh3_128()
+    header = _header(array)
+    digest.update(header)
+    data = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
+    digest.update(data)
+    with open(path, "wb") as f:
+        f.write(header)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return {
+        "file": path.name,
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "bytes": HEADER_BYTES + array.nbytes,
+        "xxh3_128": digest.hexdigest(),
+    }
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "manifest_xxh3_128"}
+    return xxhash.xxh3_128(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest through a temporary file and an atomic replace (the last write of a build)."""
+    manifest = dict(manifest, magic=MANIFEST_KIND, format_version=FORMAT_VERSION)
+    manifest["manifest_xxh3_128"] = _manifest_digest(manifest)
+    tmp = directory / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, directory / MANIFEST)
+    _fsync_dir(directory)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a shard, with its kind, version and own checksum checked."""
+    path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise IndexFormatError(f"{directory}: no such index directory")
+    if not path.is_file():
+        raise IndexFormatError(
+            f"{directory}: not an fmsearch index (no {MANIFEST}); an interrupted build leaves no manifest: rebuild it"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IndexFormatError(f"{path}: manifest is not valid JSON ({e}); the index is damaged: rebuild it") from e
+    if not isinstance(manifest, dict) or manifest.get("magic") != MANIFEST_KIND:
+        raise IndexFormatError(f"{path}: not an fmsearch shard manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersion(
+            f"{directory}: index format version {version} is not supported by this fmsearch, which reads version "
+            f"{FORMAT_VERSION}; rebuild the index with this version or use a matching fmsearch"
+        )
+    if manifest.get("manifest_xxh3_128") != _manifest_digest(manifest):
+        raise ChecksumMismatch(f"{path}: manifest checksum mismatch; the index is damaged: rebuild it")
+    return manifest
+
+
+def open_array(directory: Path, entry: dict[str, Any]) -> np.ndarray:
+    """Memory-map one array file read-only after checking its size and header against the manifest entry."""
+    path = Path(directory) / entry["file"]
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise IndexFormatError(
+            f"{path}: file listed in the manifest is missing; the index is damaged: rebuild it"
+        ) from None
+    if size != entry["bytes"]:
+        raise IndexFormatError(
+            f"{path}: size {size} bytes, the manifest says {entry['bytes']} (truncated or replaced); rebuild the index"
+        )
+    dtype = np.dtype(entry["dtype"])
+    shape = tuple(entry["shape"])
+    with open(path, "rb") as f:
+        header = f.read(HEADER_BYTES)
+    magic, version, header_bytes, dtype_str, ndim, *dims = _HEADER.unpack_from(header)
+    if magic != ARRAY_MAGIC or header_bytes != HEADER_BYTES:
+        raise IndexFormatError(f"{path}: not an fmsearch array file (bad header); rebuild the index")
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersion(f"{path}: array format version {version}, this fmsearch reads {FORMAT_VERSION}")
+    if dtype_str.rstrip(b"\0").decode() != dtype.str or tuple(dims[:ndim]) != shape:
+        raise IndexFormatError(f"{path}: header does not match the manifest (dtype or shape); rebuild the index")
+    if dtype.itemsize * int(np.prod(shape)) == 0:
+        empty = np.zeros(shape, dtype=dtype)
+        empty.flags.writeable = False
+        return empty
+    return np.memmap(path, dtype=dtype, mode="r", offset=HEADER_BYTES, shape=shape)
+
+
+def verify(directory: Path) -> list[str]:
+    """Re-hash every file of a shard. Returns the problems found (empty when the shard is intact)."""
+    directory = Path(directory)
+    try:
+        manifest = read_manifest(directory)
+    except IndexFormatError as e:
+        return [str(e)]
+    problems = []
+    for entry in manifest["files"].values():
+        path = directory / entry["file"]
+        try:
+            digest = xxhash.xxh3_128()
+            size = 0
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 24):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            problems.append(f"{path}: missing")
+            continue
+        if size != entry["bytes"]:
+            problems.append(f"{path}: size {size} bytes, the manifest says {entry['bytes']}")
+        elif digest.hexdigest() != entry["xxh3_128"]:
+            problems.append(f"{path}: checksum mismatch (the file was modified or damaged)")
+    return problems
+
+
+@contextmanager
+def staging_directory(out: Path, overwrite: bool = False) -> Iterator[Path]:
+    """A temporary sibling of `out` to build into; on success it is renamed to `out` in one step.
+
+    On any error the temporary directory is removed and `out` is left as it was.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise IndexExists(f"{out} already exists; choose another --out or remove it (nothing was overwritten)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        _fsync_dir(tmp)
+        if out.exists():
+            # Replace an old index: move it aside first so that `out` is never a mix of the two.
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

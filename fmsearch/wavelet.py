@@ -1,0 +1,303 @@
+"""Blocked Huffman-shaped wavelet tree over a byte sequence (the BWT), with RRR-coded node bitvectors.
+
+This is "fixed block compression boosting" (Karkkainen & Puglisi, SPIRE 2011): the sequence is cut into blocks of
+2^16 symbols and each block gets its own Huffman-shaped wavelet tree, so each block pays about its own zero-order
+entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors are RRR-coded (`rrr.py`),
+which removes most of what is left: runs of equal bits. Per block we keep the occurrences of every symbol before
+the block, so rank(c, i) = before[block, c] + a walk down c's code path inside the block.
+
+Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes are canonical: at depth d the leaves
+take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
+found from (depth, prefix) with one subtraction, without pointers.
+
+Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
+    before       uint32 (blocks + 1, sigma)  occurrences of each symbol before each block
+    code         uint32 (blocks, sigma)      canonical code of each symbol in each block
+    code_len     uint8  (blocks, sigma)      its length; ABSENT when the symbol does not occur in the block
+    levels       uint32 (blocks, MAX_DEPTH + 1, 4)  per depth: first_code, first_internal, node_base, symbol_base
+    leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
+    block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
+    node_chunk   uint32 (nodes,)             first chunk of each node bitvector, relative to the block
+    node_sample  uint32 (nodes,)             first directory sample of each node, relative to the block
+    classes, offsets, directory              the shared RRR arrays (see rrr.py)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fmsearch import rrr
+
+BLOCK_BITS = 16
+BLOCK = 1 << BLOCK_BITS
+MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
+ABSENT = 255
+
+ARRAY_NAMES = (
+    "before",
+    "code",
+    "code_len",
+    "levels",
+    "leaf_symbols",
+    "block_base",
+    "node_chunk",
+    "node_sample",
+    "classes",
+    "offsets",
+    "directory",
+)
+
+
+@njit(nogil=True, cache=True)
+def huffman_lengths(counts: np.ndarray) -> np.ndarray:
+    """Huffman code length per symbol (int64, -1 where the count is 0; 0 when only one symbol occurs)."""
+    sigma = counts.shape[0]
+    lengths = np.full(sigma, -1, dtype=np.int64)
+    present = np.nonzero(counts)[0]
+    m = present.shape[0]
+    if m == 0:
+        return lengths
+    if m == 1:
+        lengths[present[0]] = 0
+        return lengths
+    order = present[np.argsort(counts[present], kind="mergesort")]
+    weight = np.zeros(2 * m - 1, dtype=np.int64)
+    parent = np.zeros(2 * m - 1, dtype=np.int64)
+    for i in range(m):
+        weight[i] = counts[order[i]]
+    leaf = 0
+    inner = m
+    for new in range(m, 2 * m - 1):
+        # Two queues: sorted leaves, and internal nodes, which are created in increasing weight order.
+        picked = np.empty(2, dtype=np.int64)
+        for t in range(2):
+            if leaf < m and (inner >= new or weight[leaf] <= weight[inner]):
+                picked[t] = leaf
+                leaf += 1
+            else:
+                picked[t] = inner
+                inner += 1
+        weight[new] = weight[picked[0]] + weight[picked[1]]
+        parent[picked[0]] = new
+        parent[picked[1]] = new
+    depth = np.zeros(2 * m - 1, dtype=np.int64)
+    for x in range(2 * m - 3, -1, -1):
+        depth[x] = depth[parent[x]] + 1
+    for i in range(m):
+        lengths[order[i]] = depth[i]
+    return lengths
+
+
+@njit(nogil=True, cache=True)
+def _block_layout(block: np.ndarray, sigma: int, code, code_len, levels, leaf_symbols, node_bits):
+    """Codes, level table and bits per internal node of one block. Returns the number of internal nodes."""
+    counts = np.zeros(sigma, dtype=np.int64)
+    for s in block:
+        counts[s] += 1
+    lengths = huffman_lengths(counts)
+    per_depth = np.zeros(MAX_DEPTH + 1, dtype=np.int64)
+    for s in range(sigma):
+        if lengths[s] >= 0:
+            per_depth[lengths[s]] += 1
+    # Canonical codes in (length, symbol) order.
+    value = 0
+    node_base = 0
+    symbol_base = 0
+    for d in range(MAX_DEPTH + 1):
+        levels[d, 0] = value
+        levels[d, 1] = value + per_depth[d]
+        levels[d, 2] = node_base
+        levels[d, 3] = symbol_base
+        node_base += (1 << d) - (value + per_depth[d]) if lengths.max() > d else 0
+        symbol_base += per_depth[d]
+        value = (value + per_depth[d]) << 1
+    filled = np.zeros(MAX_DEPTH + 1, dtype=np.int64)
+    for s in range(sigma):
+        d = lengths[s]
+        if d < 0:
+            code_len[s] = ABSENT
+            code[s] = 0
+            continue
+        code_len[s] = d
+        code[s] = levels[d, 0] + filled[d]
+        leaf_symbols[levels[d, 3] + filled[d]] = s
+        filled[d] += 1
+    for s in range(sigma):
+        d = lengths[s]
+        for depth in range(max(d, 0)):
+            prefix = code[s] >> (d - depth)
+            node_bits[levels[depth, 2] + prefix - levels[depth, 1]] += counts[s]
+    return node_base
+
+
+@njit(nogil=True, cache=True)
+def _layout_all(seq: np.ndarray, sigma: int, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes):
+    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks, samples)."""
+    blocks = code.shape[0]
+    node_bits = np.zeros(1 << 17, dtype=np.int64)
+    total_nodes = 0
+    for b in range(blocks):
+        block = seq[b * BLOCK : min((b + 1) * BLOCK, seq.shape[0])]
+        for s in range(sigma):
+            before[b + 1, s] = before[b, s]
+        for s in block:
+            before[b + 1, s] += 1
+        node_bits[:] = 0
+        nodes = _block_layout(block, sigma, code[b], code_len[b], levels[b], leaf_symbols[b], node_bits)
+        chunks = 0
+        samples = 0
+        for k in range(nodes):
+            c = (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
+            c += c & 1
+            chunks += c
+            samples += c // rrr.CHUNKS_PER_SAMPLE + 1
+            node_bits_all[total_nodes + k] = node_bits[k]
+        total_nodes += nodes
+        sizes[b, 0] = nodes
+        sizes[b, 1] = chunks
+        sizes[b, 2] = samples
+    return total_nodes
+
+
+@njit(nogil=True, cache=True)
+def _encode_all(
+    seq, code, code_len, levels, block_base, node_bits_all, node_chunk, node_sample, classes, offsets, directory
+):
+    """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
+    blocks = code.shape[0]
+    cur = np.empty(BLOCK, dtype=np.uint8)
+    nxt = np.empty(BLOCK, dtype=np.uint8)
+    bits = np.empty(BLOCK, dtype=np.uint8)
+    ptr = 0
+    for b in range(blocks):
+        start = b * BLOCK
+        size = min(BLOCK, seq.shape[0] - start)
+        cur[:size] = seq[start : start + size]
+        node0, chunk0, sample0 = block_base[b, 0], block_base[b, 1], block_base[b, 2]
+        block_base[b, 3] = ptr
+        chunk = chunk0
+        sample = sample0
+        lens = code_len[b]
+        codes = code[b]
+        k = 0
+        depth = 0
+        while True:
+            first = levels[b, depth, 2]
+            last = levels[b, depth + 1, 2] if depth < MAX_DEPTH else first
+            if last <= first:
+                break
+            pos = 0
+            fill = 0
+            for node in range(first, last):
+                width = node_bits_all[node0 + node]
+                for i in range(width):
+                    s = cur[pos + i]
+                    bits[i] = (codes[s] >> (lens[s] - 1 - depth)) & 1
+                node_chunk[node0 + node] = chunk - chunk0
+                node_sample[node0 + node] = sample - sample0
+                chunk, ptr, sample = rrr.encode_bits(
+                    bits, 0, width, classes, offsets, directory, chunk, ptr, sample, block_base[b, 3]
+                )
+                for want in range(2):
+                    for i in range(width):
+                        s = cur[pos + i]
+                        if bits[i] == want and lens[s] > depth + 1:
+                            nxt[fill] = s
+                            fill += 1
+                pos += width
+                k += 1
+            cur, nxt = nxt, cur
+            depth += 1
+    return ptr
+
+
+def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
+    """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma)."""
+    blocks = max(1, -(-seq.shape[0] // BLOCK))
+    code = np.zeros((blocks, sigma), dtype=np.uint32)
+    code_len = np.full((blocks, sigma), ABSENT, dtype=np.uint8)
+    levels = np.zeros((blocks, MAX_DEPTH + 1, 4), dtype=np.uint32)
+    leaf_symbols = np.zeros((blocks, sigma), dtype=np.uint8)
+    before = np.zeros((blocks + 1, sigma), dtype=np.uint32)
+    node_bits_all = np.zeros(blocks * max(sigma, 1), dtype=np.int64)
+    sizes = np.zeros((blocks, 3), dtype=np.int64)
+    nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes)
+    block_base = np.zeros((blocks, 4), dtype=np.int64)
+    block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
+    chunks = int(sizes[:, 1].sum())
+    node_chunk = np.zeros(nodes, dtype=np.uint32)
+    node_sample = np.zeros(nodes, dtype=np.uint32)
+    classes = np.zeros(chunks // 2 + 1, dtype=np.uint8)
+    offsets = np.zeros(chunks * 13 // 64 + 2, dtype=np.uint64)
+    directory = np.zeros(int(sizes[:, 2].sum()), dtype=np.uint64)
+    ptr = _encode_all(
+        seq, code, code_len, levels, block_base, node_bits_all, node_chunk, node_sample, classes, offsets, directory
+    )
+    offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: read_bits may look one word ahead
+    return {
+        "before": before,
+        "code": code,
+        "code_len": code_len,
+        "levels": levels,
+        "leaf_symbols": leaf_symbols,
+        "block_base": block_base,
+        "node_chunk": node_chunk,
+        "node_sample": node_sample,
+        "classes": classes,
+        "offsets": offsets,
+        "directory": directory,
+    }
+
+
+@njit(nogil=True, cache=True)
+def rank(wt, c: int, i: int) -> int:
+    """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
+    before, code, code_len, levels, _, block_base, node_chunk, node_sample, classes, offsets, directory = wt
+    b = i >> BLOCK_BITS
+    rel = i & (BLOCK - 1)
+    if rel == 0:
+        return np.int64(before[b, c])
+    length = np.int64(code_len[b, c])
+    if length == ABSENT:
+        return np.int64(before[b, c])
+    value = np.int64(code[b, c])
+    node0 = block_base[b, 0]
+    chunk0 = block_base[b, 1]
+    sample0 = block_base[b, 2]
+    ptr0 = block_base[b, 3]
+    pos = rel
+    prefix = 0
+    for depth in range(length):
+        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        ones = rrr.rank1(classes, offsets, directory, chunk0 + node_chunk[node], sample0 + node_sample[node], ptr0, pos)
+        bit = (value >> (length - 1 - depth)) & 1
+        pos = ones if bit else pos - ones
+        if pos == 0:
+            break
+        prefix = 2 * prefix + bit
+    return np.int64(before[b, c]) + pos
+
+
+@njit(nogil=True, cache=True)
+def access_rank(wt, i: int) -> tuple[int, int]:
+    """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
+    before, _, _, levels, leaf_symbols, block_base, node_chunk, node_sample, classes, offsets, directory = wt
+    b = i >> BLOCK_BITS
+    node0 = block_base[b, 0]
+    chunk0 = block_base[b, 1]
+    sample0 = block_base[b, 2]
+    ptr0 = block_base[b, 3]
+    pos = i & (BLOCK - 1)
+    prefix = 0
+    depth = 0
+    while prefix >= levels[b, depth, 1]:
+        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        bit, ones = rrr.access_rank1(
+            classes, offsets, directory, chunk0 + node_chunk[node], sample0 + node_sample[node], ptr0, pos
+        )
+        pos = ones if bit else pos - ones
+        prefix = 2 * prefix + bit
+        depth += 1
+    c = np.int64(leaf_symbols[b, levels[b, depth, 3] + prefix - levels[b, depth, 0]])
+    return c, np.int64(before[b, c]) + pos
