@@ -50,6 +50,13 @@ def _char_start(data: bytes, i: int) -> int:
     return i
 
 
+def _char_end(data: bytes, i: int) -> int:
+    """Move i forward to the first byte of the next UTF-8 character (or the end)."""
+    while 0 < i < len(data) and (data[i] & 0xC0) == 0x80:
+        i += 1
+    return i
+
+
 class FMIndex:
     """A compressed, memory-mapped, byte-level FM-index over one shard of documents."""
 
@@ -197,22 +204,39 @@ class FMIndex:
         lo = max(0, offset - context - 3)
         hi = min(doc_len, offset + length + context + 3)
         data = self.extract(doc_id, lo, hi)
-        start = _char_start(data, max(0, offset - context - lo)) + lo
-        end = _char_start(data, min(hi, offset + length + context) - lo) + lo
-        if end < offset + length:
-            end = offset + length
-        m0, m1 = offset - lo, offset + length - lo
+        # A bytes query may cut a character: the shown match is widened to whole characters, so that
+        # before + match + after is always the exact, decodable document slice [start, end).
+        m0 = _char_start(data, offset - lo)
+        m1 = _char_end(data, offset + length - lo)
+        s0 = min(_char_start(data, max(0, offset - context - lo)), m0)
+        s1 = max(_char_start(data, min(hi, offset + length + context) - lo), m1)
         return Snippet(
             doc_id=int(doc_id),
-            start=start,
-            end=end,
+            start=lo + s0,
+            end=lo + s1,
             match_start=offset,
             match_end=offset + length,
-            before=data[start - lo : m0].decode("utf-8", errors="replace"),
-            match=data[m0:m1].decode("utf-8", errors="replace"),
-            after=data[m1 : end - lo].decode("utf-8", errors="replace"),
+            before=data[s0:m0].decode("utf-8"),
+            match=data[m0:m1].decode("utf-8"),
+            after=data[m1:s1].decode("utf-8"),
             metadata=self.metadata(doc_id),
         )
+
+    # -- for other packages ----------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def shards(self) -> list[FMIndex]:
+        """The shards behind this index (one); a catalog returns several. Global doc ids follow this order."""
+        return [self]
+
+    @property
+    def fm(self) -> tuple:
+        """The array tuple the kernels in `fmsearch.kernels` take (read-only), for kernels of other packages."""
+        return self._fm
 
     # -- reporting -------------------------------------------------------------------------------------------------
 
@@ -242,6 +266,13 @@ class FMIndex:
         return f"FMIndex({str(self.path)!r}, documents={self.num_documents}, bytes={self.num_bytes})"
 
 
-def open_index(path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> FMIndex:
-    """Open a shard directory (memory-mapped; fast and small whatever the index size)."""
+def open_index(path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES):
+    """Open a shard directory, or a catalog of shards (a directory with `catalog.json`), memory-mapped.
+
+    Both offer the same queries; a catalog numbers documents globally, shard after shard.
+    """
+    if (Path(path) / "catalog.json").is_file():
+        from fmsearch.multi import open_catalog
+
+        return open_catalog(path, max_query_bytes=max_query_bytes)
     return FMIndex(path, max_query_bytes=max_query_bytes)

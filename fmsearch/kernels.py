@@ -28,8 +28,9 @@ def backward_search(fm, pattern: np.ndarray, start: int, stop: int) -> tuple[int
         c = symbol_of_byte[pattern[j]]
         if c < 0:
             return 0, 0
-        sp = first_row[c] + wavelet.rank(wt, c, sp)
-        ep = first_row[c] + wavelet.rank(wt, c, ep)
+        rs, re = wavelet.rank_pair(wt, c, sp, ep)
+        sp = first_row[c] + rs
+        ep = first_row[c] + re
         if sp >= ep:
             return 0, 0
     return sp, ep
@@ -69,30 +70,65 @@ def locate(fm, row: int) -> int:
 
 @njit(nogil=True, cache=True)
 def locate_range(fm, sp: int, ep: int) -> np.ndarray:
-    """Text positions of rows [sp, ep) (int64, in row order)."""
-    out = np.empty(ep - sp, dtype=np.int64)
-    for r in range(sp, ep):
-        out[r - sp] = locate(fm, r)
+    """Text positions of rows [sp, ep) (int64, in row order).
+
+    The LF walks of all rows advance in lockstep, one step each per round: consecutive steps are independent, so
+    the processor overlaps their cache misses instead of waiting for one walk at a time.
+    """
+    primary, rate = fm[4], fm[5]
+    count = ep - sp
+    out = np.empty(count, dtype=np.int64)
+    rows = np.arange(sp, ep)
+    pending = np.arange(count)
+    live = count
+    steps = 0
+    while live > 0:
+        kept = 0
+        for t in range(live):
+            k = pending[t]
+            row = rows[k]
+            if row == primary:
+                out[k] = steps
+            elif row % rate == 0:
+                out[k] = intvector.get(fm[7], fm[6], row // rate) + steps
+            else:
+                _, rows[k] = lf(fm, row)
+                pending[kept] = k
+                kept += 1
+        live = kept
+        steps += 1
     return out
 
 
 @njit(nogil=True, cache=True)
 def extract(fm, lo: int, hi: int) -> np.ndarray:
-    """T[lo:hi] as uint8: start at the first inverse-SA sample at or after hi and walk LF back to lo."""
+    """T[lo:hi] as uint8. Each stretch between two inverse-SA samples is rebuilt by walking LF back from the sample
+    after it; the stretches advance in lockstep (as in `locate_range`) so their cache misses overlap."""
     byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
     out = np.empty(hi - lo, dtype=np.uint8)
-    k = (hi + rate - 1) // rate
-    if k * rate >= n:
-        q = n
-        row = 0
-    else:
-        q = k * rate
-        row = intvector.get(samples, width, k)
-    while q > lo:
-        c, row = lf(fm, row)
-        if q <= hi:
-            out[q - 1 - lo] = byte_of_symbol[c]
-        q -= 1
+    if hi <= lo:
+        return out
+    first = lo // rate + 1  # stretch k covers positions ((k - 1) * rate, k * rate], walked down from sample k
+    last = (hi + rate - 1) // rate
+    stretches = last - first + 1
+    rows = np.empty(stretches, dtype=np.int64)
+    pos = np.empty(stretches, dtype=np.int64)
+    for s in range(stretches):
+        k = first + s
+        if k * rate >= n:
+            pos[s] = n
+            rows[s] = 0
+        else:
+            pos[s] = k * rate
+            rows[s] = intvector.get(samples, width, k)
+    for _ in range(rate):
+        for s in range(stretches):
+            q = pos[s]
+            if q > lo and q > (first + s - 1) * rate:
+                c, rows[s] = lf(fm, rows[s])
+                if q <= hi:
+                    out[q - 1 - lo] = byte_of_symbol[c]
+                pos[s] = q - 1
     return out
 
 
@@ -119,8 +155,9 @@ def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
             j = i
             sp, ep = 0, full
             continue
-        nsp = first_row[c] + wavelet.rank(wt, c, sp)
-        nep = first_row[c] + wavelet.rank(wt, c, ep)
+        rs, re = wavelet.rank_pair(wt, c, sp, ep)
+        nsp = first_row[c] + rs
+        nep = first_row[c] + re
         if nsp < nep:
             i -= 1
             sp, ep = nsp, nep

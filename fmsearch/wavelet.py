@@ -280,6 +280,43 @@ def rank(wt, c: int, i: int) -> int:
 
 
 @njit(nogil=True, cache=True)
+def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
+    """(rank(c, i), rank(c, j)) for i <= j. When both fall in one block they walk c's code path together, so the
+    cache misses of the two positions overlap instead of queueing (backward search always asks for such a pair)."""
+    if (i >> BLOCK_BITS) != (j >> BLOCK_BITS) or (i & (BLOCK - 1)) == 0:
+        return rank(wt, c, i), rank(wt, c, j)
+    before, code, code_len, levels, _, block_base, node_chunk, node_sample, classes, offsets, directory = wt
+    b = i >> BLOCK_BITS
+    base = np.int64(before[b, c])
+    length = np.int64(code_len[b, c])
+    if length == ABSENT:
+        return base, base
+    value = np.int64(code[b, c])
+    node0 = block_base[b, 0]
+    chunk0 = block_base[b, 1]
+    sample0 = block_base[b, 2]
+    ptr0 = block_base[b, 3]
+    pi = i & (BLOCK - 1)
+    pj = j & (BLOCK - 1)
+    prefix = 0
+    for depth in range(length):
+        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        first = chunk0 + node_chunk[node]
+        sample = sample0 + node_sample[node]
+        ones_i = rrr.rank1(classes, offsets, directory, first, sample, ptr0, pi)
+        ones_j = rrr.rank1(classes, offsets, directory, first, sample, ptr0, pj)
+        bit = (value >> (length - 1 - depth)) & 1
+        if bit:
+            pi, pj = ones_i, ones_j
+        else:
+            pi, pj = pi - ones_i, pj - ones_j
+        if pj == 0:
+            break
+        prefix = 2 * prefix + bit
+    return base + pi, base + pj
+
+
+@njit(nogil=True, cache=True)
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
     before, _, _, levels, leaf_symbols, block_base, node_chunk, node_sample, classes, offsets, directory = wt

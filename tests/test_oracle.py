@@ -593,10 +593,9 @@ def test_all_equal_text_counts(tmp_path: Any) -> None:
     assert len(idx.find("a" * 6, limit=100, offset=995).hits) == len(expected) - 995
 
 
+@pytest.mark.parametrize("corpus", ["large"], indirect=True)
 def test_large_document_queries_and_ranges(corpus: Built) -> None:
     """Long patterns, far offsets and ranges near the end of the biggest document."""
-    if corpus.name != "large":
-        pytest.skip("only for the large corpus")
     rng = random.Random(11)
     big = corpus.oracle.docs[0]
     for _ in range(40):
