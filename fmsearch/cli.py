@@ -7,6 +7,7 @@ Errors of the core (and bad paths) become one red `error: ...` line on stderr an
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -365,14 +366,18 @@ def build(
 
     if force:
         _check_force_target(out)
-    summary = fmsearch.build_index(
-        [Path(p) for p in inputs],
-        out,
-        text_field=text_field,
-        skip_bad_records=skip_bad_records,
-        progress=not as_json,  # the progress display would mix into the JSON on stdout
-        overwrite=force,
-    )
+    elif out.exists():  # checked here too, before any input is read or progress drawn
+        raise fail(f"{out} already exists; pass --force to replace the index there, or choose another --out")
+    # Progress goes to stderr, so stdout holds only the summary (or the JSON document).
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = fmsearch.build_index(
+            [Path(p) for p in inputs],
+            out,
+            text_field=text_field,
+            skip_bad_records=skip_bad_records,
+            progress=True,
+            overwrite=force,
+        )
     if as_json:
         print_json(summary_json(summary))
         return
@@ -425,7 +430,10 @@ def find(
     console = _stdout()
     shown = f"{offset + 1:,}-{offset + len(rows):,}" if rows else "none"
     console.print(
-        Text.assemble((f"{result.total:,}", "bold"), f" occurrences of {_query_label(pattern)!r}; showing {shown}"),
+        Text.assemble(
+            (f"{result.total:,}", "bold"),
+            f" occurrence{'' if result.total == 1 else 's'} of {_query_label(pattern)!r}; showing {shown}",
+        ),
         soft_wrap=True,
     )
     if rows:

@@ -64,6 +64,12 @@ class FMIndex:
         self.path = Path(path)
         self.manifest = storage.read_manifest(self.path)
         files = self.manifest["files"]
+        missing = [name for name in (*INDEX_ARRAYS, *METADATA_ARRAYS) if name not in files]
+        if missing:
+            raise storage.IndexFormatError(
+                f"{self.path}: the manifest lists no {', '.join(missing)}; the index is damaged or was written by "
+                "another build of fmsearch: rebuild it"
+            )
         arrays = {name: storage.open_array(self.path, files[name]) for name in (*INDEX_ARRAYS, *METADATA_ARRAYS)}
         params = self.manifest["params"]
         if params["block"] != wavelet.BLOCK or params["separator"] != SEPARATOR:

@@ -8,8 +8,9 @@ the chunk in one lookup, so decoding needs no loop over bits.
 Many bitvectors (the nodes of all wavelet trees of a shard) share three flat arrays:
 - `classes`: uint8, two chunk classes per byte (low nibble first); every bitvector starts at an even chunk,
 - `offsets`: uint64 words holding the offsets as a little-endian bit stream,
-- `directory`: uint64 per 64 chunks of a bitvector: ones before that chunk (low 32 bits) and the stream position
-  of its offset relative to a base the caller passes (high 32 bits).
+- `directory`: uint32 per 64 chunks of a bitvector: ones before that chunk (low 16 bits) and the stream position
+  of its offset relative to the bitvector's first offset bit (high 16 bits). Both fit because a bitvector holds at
+  most 2^16 bits (a wavelet-tree node of a 2^16-symbol block), whose offsets take at most 13/15 of that.
 A rank query scans at most 63 class nibbles (two per table lookup) and decodes one chunk.
 """
 
@@ -79,7 +80,8 @@ def _scan(classes: np.ndarray, first: int, stop: int, ones: int, ptr: int) -> tu
 def rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
 ) -> int:
-    """Ones in bits [0, pos) of the bitvector whose first chunk is `chunk0` and first sample `directory[dir0]`.
+    """Ones in bits [0, pos) of the bitvector whose first chunk is `chunk0`, first sample `directory[dir0]` and
+    first offset bit `ptr_base`.
 
     Precondition: 0 <= pos <= length of that bitvector.
     """
@@ -87,8 +89,8 @@ def rank1(
     r = pos - q * CHUNK_BITS
     sample = q // CHUNKS_PER_SAMPLE
     entry = directory[dir0 + sample]
-    ones = np.int64(entry & np.uint64(0xFFFFFFFF))
-    ptr = ptr_base + np.int64(entry >> np.uint64(32))
+    ones = np.int64(entry & 0xFFFF)
+    ptr = ptr_base + np.int64(entry >> 16)
     target = chunk0 + q
     ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
     if r == 0:
@@ -107,8 +109,8 @@ def access_rank1(
     r = pos - q * CHUNK_BITS
     sample = q // CHUNKS_PER_SAMPLE
     entry = directory[dir0 + sample]
-    ones = np.int64(entry & np.uint64(0xFFFFFFFF))
-    ptr = ptr_base + np.int64(entry >> np.uint64(32))
+    ones = np.int64(entry & 0xFFFF)
+    ptr = ptr_base + np.int64(entry >> 16)
     target = chunk0 + q
     ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
     k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
@@ -129,14 +131,14 @@ def encode_bits(
     dir_index: int,
     ptr_base: int,
 ) -> tuple[int, int, int]:
-    """Append bits[start:stop] (uint8 0/1) as one bitvector at even chunk `chunk`, stream bit `ptr`, sample
-    `dir_index`. Returns the next (chunk, ptr, dir_index); the next chunk is rounded up to even."""
+    """Append bits[start:stop] (uint8 0/1, at most 2^16 bits) as one bitvector at even chunk `chunk`, stream bit
+    `ptr` (== ptr_base), sample `dir_index`. Returns the next (chunk, ptr, dir_index); chunks stay even."""
     ones = 0
     t = 0
     i = start
     while i < stop:
         if t % CHUNKS_PER_SAMPLE == 0:
-            directory[dir_index] = np.uint64(ones) | (np.uint64(ptr - ptr_base) << np.uint64(32))
+            directory[dir_index] = ones | ((ptr - ptr_base) << 16)
             dir_index += 1
         value = 0
         end = min(i + CHUNK_BITS, stop)
@@ -157,7 +159,7 @@ def encode_bits(
         i = end
     if t % CHUNKS_PER_SAMPLE == 0:
         # rank(length) of a bitvector of 64*s chunks reads sample s: it must exist (also for an empty one).
-        directory[dir_index] = np.uint64(ones) | (np.uint64(ptr - ptr_base) << np.uint64(32))
+        directory[dir_index] = ones | ((ptr - ptr_base) << 16)
         dir_index += 1
     chunk += chunk & 1
     return chunk, ptr, dir_index

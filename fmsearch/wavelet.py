@@ -12,13 +12,14 @@ found from (depth, prefix) with one subtraction, without pointers.
 
 Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     before       uint32 (blocks + 1, sigma)  occurrences of each symbol before each block
-    code         uint32 (blocks, sigma)      canonical code of each symbol in each block
-    code_len     uint8  (blocks, sigma)      its length; ABSENT when the symbol does not occur in the block
+    leaf_index   uint8  (blocks, sigma)      where each symbol stands in leaf_symbols; its code is
+                                             first_code[len] + leaf_index - symbol_base[len]
+    code_len     uint8  (blocks, sigma)      its code length; ABSENT when the symbol does not occur in the block
     levels       uint32 (blocks, MAX_DEPTH + 1, 4)  per depth: first_code, first_internal, node_base, symbol_base
     leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
     block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
-    node_chunk   uint32 (nodes,)             first chunk of each node bitvector, relative to the block
-    node_sample  uint32 (nodes,)             first directory sample of each node, relative to the block
+    nodes        uint32 (nodes, 3)           per node bitvector, relative to its block: first chunk, first
+                                             directory sample, first offset bit (one cache line for all three)
     classes, offsets, directory              the shared RRR arrays (see rrr.py)
 """
 
@@ -36,13 +37,12 @@ ABSENT = 255
 
 ARRAY_NAMES = (
     "before",
-    "code",
+    "leaf_index",
     "code_len",
     "levels",
     "leaf_symbols",
     "block_base",
-    "node_chunk",
-    "node_sample",
+    "nodes",
     "classes",
     "offsets",
     "directory",
@@ -161,9 +161,7 @@ def _layout_all(seq: np.ndarray, sigma: int, code, code_len, levels, leaf_symbol
 
 
 @njit(nogil=True, cache=True)
-def _encode_all(
-    seq, code, code_len, levels, block_base, node_bits_all, node_chunk, node_sample, classes, offsets, directory
-):
+def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory):
     """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
     blocks = code.shape[0]
     cur = np.empty(BLOCK, dtype=np.uint8)
@@ -180,25 +178,22 @@ def _encode_all(
         sample = sample0
         lens = code_len[b]
         codes = code[b]
-        k = 0
         depth = 0
-        while True:
-            first = levels[b, depth, 2]
-            last = levels[b, depth + 1, 2] if depth < MAX_DEPTH else first
-            if last <= first:
-                break
+        while depth < MAX_DEPTH and levels[b, depth + 1, 2] > levels[b, depth, 2]:
             pos = 0
             fill = 0
-            for node in range(first, last):
+            for node in range(levels[b, depth, 2], levels[b, depth + 1, 2]):
                 width = node_bits_all[node0 + node]
                 for i in range(width):
                     s = cur[pos + i]
                     bits[i] = (codes[s] >> (lens[s] - 1 - depth)) & 1
-                node_chunk[node0 + node] = chunk - chunk0
-                node_sample[node0 + node] = sample - sample0
+                nodes[node0 + node, 0] = chunk - chunk0
+                nodes[node0 + node, 1] = sample - sample0
+                nodes[node0 + node, 2] = ptr - block_base[b, 3]
                 chunk, ptr, sample = rrr.encode_bits(
-                    bits, 0, width, classes, offsets, directory, chunk, ptr, sample, block_base[b, 3]
+                    bits, 0, width, classes, offsets, directory, chunk, ptr, sample, ptr
                 )
+                # Children in prefix order: the 0-child's symbols, then the 1-child's, leaves dropped.
                 for want in range(2):
                     for i in range(width):
                         s = cur[pos + i]
@@ -206,7 +201,6 @@ def _encode_all(
                             nxt[fill] = s
                             fill += 1
                 pos += width
-                k += 1
             cur, nxt = nxt, cur
             depth += 1
     return ptr
@@ -222,28 +216,29 @@ def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
     before = np.zeros((blocks + 1, sigma), dtype=np.uint32)
     node_bits_all = np.zeros(blocks * max(sigma, 1), dtype=np.int64)
     sizes = np.zeros((blocks, 3), dtype=np.int64)
-    nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes)
+    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes)
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     chunks = int(sizes[:, 1].sum())
-    node_chunk = np.zeros(nodes, dtype=np.uint32)
-    node_sample = np.zeros(nodes, dtype=np.uint32)
+    nodes = np.zeros((total_nodes, 3), dtype=np.uint32)
     classes = np.zeros(chunks // 2 + 1, dtype=np.uint8)
     offsets = np.zeros(chunks * 13 // 64 + 2, dtype=np.uint64)
-    directory = np.zeros(int(sizes[:, 2].sum()), dtype=np.uint64)
-    ptr = _encode_all(
-        seq, code, code_len, levels, block_base, node_bits_all, node_chunk, node_sample, classes, offsets, directory
-    )
+    directory = np.zeros(int(sizes[:, 2].sum()), dtype=np.uint32)
+    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory)
     offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: read_bits may look one word ahead
+    # Only the leaf index is stored; the code follows from it and the level table.
+    rows = np.arange(blocks)[:, None]
+    depth = np.minimum(code_len, MAX_DEPTH).astype(np.int64)
+    leaf_index = (levels[rows, depth, 3].astype(np.int64) + code - levels[rows, depth, 0]).astype(np.int64)
+    leaf_index = np.where(code_len == ABSENT, 0, leaf_index).astype(np.uint8)
     return {
         "before": before,
-        "code": code,
+        "leaf_index": leaf_index,
         "code_len": code_len,
         "levels": levels,
         "leaf_symbols": leaf_symbols,
         "block_base": block_base,
-        "node_chunk": node_chunk,
-        "node_sample": node_sample,
+        "nodes": nodes,
         "classes": classes,
         "offsets": offsets,
         "directory": directory,
@@ -251,60 +246,35 @@ def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
 
 
 @njit(nogil=True, cache=True)
-def rank(wt, c: int, i: int) -> int:
-    """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
-    before, code, code_len, levels, _, block_base, node_chunk, node_sample, classes, offsets, directory = wt
-    b = i >> BLOCK_BITS
-    rel = i & (BLOCK - 1)
-    if rel == 0:
-        return np.int64(before[b, c])
-    length = np.int64(code_len[b, c])
-    if length == ABSENT:
-        return np.int64(before[b, c])
-    value = np.int64(code[b, c])
-    node0 = block_base[b, 0]
-    chunk0 = block_base[b, 1]
-    sample0 = block_base[b, 2]
-    ptr0 = block_base[b, 3]
-    pos = rel
-    prefix = 0
-    for depth in range(length):
-        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
-        ones = rrr.rank1(classes, offsets, directory, chunk0 + node_chunk[node], sample0 + node_sample[node], ptr0, pos)
-        bit = (value >> (length - 1 - depth)) & 1
-        pos = ones if bit else pos - ones
-        if pos == 0:
-            break
-        prefix = 2 * prefix + bit
-    return np.int64(before[b, c]) + pos
+def _rank1(wt, b: int, node: int, pos: int) -> int:
+    """Ones before `pos` in the bitvector of internal node `node` (index within block b)."""
+    _, _, _, _, _, block_base, nodes, classes, offsets, directory = wt
+    k = block_base[b, 0] + node
+    return rrr.rank1(
+        classes,
+        offsets,
+        directory,
+        block_base[b, 1] + nodes[k, 0],
+        block_base[b, 2] + nodes[k, 1],
+        block_base[b, 3] + nodes[k, 2],
+        pos,
+    )
 
 
 @njit(nogil=True, cache=True)
-def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
-    """(rank(c, i), rank(c, j)) for i <= j. When both fall in one block they walk c's code path together, so the
-    cache misses of the two positions overlap instead of queueing (backward search always asks for such a pair)."""
-    if (i >> BLOCK_BITS) != (j >> BLOCK_BITS) or (i & (BLOCK - 1)) == 0:
-        return rank(wt, c, i), rank(wt, c, j)
-    before, code, code_len, levels, _, block_base, node_chunk, node_sample, classes, offsets, directory = wt
-    b = i >> BLOCK_BITS
+def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
+    """Occurrences of c before block offsets pi <= pj of block b, walking c's code path once for both."""
+    before, leaf_index, code_len, levels = wt[0], wt[1], wt[2], wt[3]
     base = np.int64(before[b, c])
     length = np.int64(code_len[b, c])
-    if length == ABSENT:
+    if length == ABSENT or pj == 0:
         return base, base
-    value = np.int64(code[b, c])
-    node0 = block_base[b, 0]
-    chunk0 = block_base[b, 1]
-    sample0 = block_base[b, 2]
-    ptr0 = block_base[b, 3]
-    pi = i & (BLOCK - 1)
-    pj = j & (BLOCK - 1)
+    value = levels[b, length, 0] + np.int64(leaf_index[b, c]) - levels[b, length, 3]
     prefix = 0
     for depth in range(length):
-        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
-        first = chunk0 + node_chunk[node]
-        sample = sample0 + node_sample[node]
-        ones_i = rrr.rank1(classes, offsets, directory, first, sample, ptr0, pi)
-        ones_j = rrr.rank1(classes, offsets, directory, first, sample, ptr0, pj)
+        node = levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        ones_i = _rank1(wt, b, node, pi) if pi > 0 else 0
+        ones_j = _rank1(wt, b, node, pj) if pj != pi else ones_i
         bit = (value >> (length - 1 - depth)) & 1
         if bit:
             pi, pj = ones_i, ones_j
@@ -317,21 +287,53 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
 
 
 @njit(nogil=True, cache=True)
+def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
+    """(rank(c, i), rank(c, j)) for i <= j: occurrences of dense symbol c in seq[0:i] and seq[0:j].
+
+    When both fall in one block they walk c's code path together, so the two positions share the node lookups and
+    their cache misses overlap (backward search always asks for such a pair). Precondition: 0 <= i <= j <= len(seq).
+    """
+    b = i >> BLOCK_BITS
+    if (j >> BLOCK_BITS) == b:
+        return _rank_in_block(wt, b, c, i & (BLOCK - 1), j & (BLOCK - 1))
+    ri = _rank_in_block(wt, b, c, i & (BLOCK - 1), i & (BLOCK - 1))[0]
+    rj = _rank_in_block(wt, j >> BLOCK_BITS, c, j & (BLOCK - 1), j & (BLOCK - 1))[0]
+    return ri, rj
+
+
+@njit(nogil=True, cache=True)
+def rank(wt, c: int, i: int) -> int:
+    """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
+    return _rank_in_block(wt, i >> BLOCK_BITS, c, i & (BLOCK - 1), i & (BLOCK - 1))[0]
+
+
+@njit(nogil=True, cache=True)
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
-    before, _, _, levels, leaf_symbols, block_base, node_chunk, node_sample, classes, offsets, directory = wt
+    before, levels, leaf_symbols, block_base, nodes, classes, offsets, directory = (
+        wt[0],
+        wt[3],
+        wt[4],
+        wt[5],
+        wt[6],
+        wt[7],
+        wt[8],
+        wt[9],
+    )
     b = i >> BLOCK_BITS
-    node0 = block_base[b, 0]
-    chunk0 = block_base[b, 1]
-    sample0 = block_base[b, 2]
-    ptr0 = block_base[b, 3]
     pos = i & (BLOCK - 1)
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
-        node = node0 + levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        k = block_base[b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1]
         bit, ones = rrr.access_rank1(
-            classes, offsets, directory, chunk0 + node_chunk[node], sample0 + node_sample[node], ptr0, pos
+            classes,
+            offsets,
+            directory,
+            block_base[b, 1] + nodes[k, 0],
+            block_base[b, 2] + nodes[k, 1],
+            block_base[b, 3] + nodes[k, 2],
+            pos,
         )
         pos = ones if bit else pos - ones
         prefix = 2 * prefix + bit
