@@ -1,0 +1,168 @@
+"""Round-trip properties of the succinct structures under the index: RRR bitvectors, packed integer vectors, the
+blocked Huffman-shaped wavelet tree (access / rank against plain numpy), and the LF mapping of a built shard."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+from numba import njit
+
+import fmsearch
+from fmsearch import intvector, kernels, rrr, wavelet
+
+
+def _encode(bits: np.ndarray):
+    chunks = len(bits) // rrr.CHUNK_BITS + 2
+    classes = np.zeros(chunks // 2 + 2, dtype=np.uint8)
+    offsets = np.zeros(chunks * 13 // 64 + 4, dtype=np.uint64)
+    directory = np.zeros(chunks // rrr.CHUNKS_PER_SAMPLE + 2, dtype=np.uint32)
+    end = rrr.encode_bits(bits, 0, len(bits), classes, offsets, directory, 0, 0, 0, 0)
+    return classes, offsets, directory, end
+
+
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.5, 0.97, 1.0])
+@pytest.mark.parametrize("length", [0, 1, 14, 15, 16, 959, 960, 961, 1920, 65536])
+def test_rrr_rank_and_access_match_prefix_sums(length, density):
+    rng = np.random.default_rng(length * 100 + int(density * 100))
+    bits = (rng.random(length) < density).astype(np.uint8)
+    # Runs make the interesting RRR classes (0 and 15) common, as in a BWT.
+    if length > 100:
+        bits[length // 3 : length // 2] = 1
+    classes, offsets, directory, (chunk, ptr, samples) = _encode(bits)
+    assert chunk % 2 == 0
+    assert samples == -(-length // rrr.CHUNK_BITS) // rrr.CHUNKS_PER_SAMPLE + 1
+    prefix = np.concatenate([[0], np.cumsum(bits)])
+    positions = np.unique(np.concatenate([np.arange(min(length + 1, 200)), rng.integers(0, length + 1, 500)]))
+    for pos in positions:
+        assert rrr.rank1(classes, offsets, directory, 0, 0, 0, int(pos)) == prefix[pos]
+        if pos < length:
+            bit, ones = rrr.access_rank1(classes, offsets, directory, 0, 0, 0, int(pos))
+            assert (bit, ones) == (bits[pos], prefix[pos])
+
+
+def test_rrr_tables_are_a_bijection_per_class():
+    values = np.arange(1 << rrr.CHUNK_BITS)
+    decoded = rrr.DECODE[rrr.CLASS_BASE[rrr.POPCOUNT[values]] + rrr.OFFSET_OF[values]]
+    assert np.array_equal(decoded, values)
+    assert all(rrr.OFFSET_OF[v] < (1 << rrr.WIDTH[rrr.POPCOUNT[v]]) or rrr.WIDTH[rrr.POPCOUNT[v]] == 0 for v in values)
+
+
+@pytest.mark.parametrize("width", [1, 5, 28, 31, 32])
+def test_intvector_round_trip(width):
+    rng = np.random.default_rng(width)
+    values = rng.integers(0, 1 << width, 1000, dtype=np.uint64)
+    values[:3] = [0, (1 << width) - 1, 1]
+    words = intvector.pack(values, width)
+    got = [intvector.get(words, width, i) for i in range(len(values))]
+    assert got == values.tolist()
+
+
+def test_intvector_rejects_wide_values():
+    with pytest.raises(ValueError, match="32"):
+        intvector.pack(np.zeros(3, dtype=np.uint64), 33)
+
+
+def _optimal_cost(counts: np.ndarray) -> int:
+    heap = [int(c) for c in counts if c > 0]
+    if len(heap) < 2:
+        return 0
+    heapq.heapify(heap)
+    cost = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        cost += merged
+        heapq.heappush(heap, merged)
+    return cost
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_huffman_lengths_are_optimal_and_prefix_free(seed):
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.random(40) < 0.3, 0, rng.integers(1, 10_000, 40)).astype(np.int64)
+    counts[seed] = 1 + seed  # at least one symbol
+    lengths = wavelet.huffman_lengths(counts)
+    present = counts > 0
+    assert np.all(lengths[~present] == -1)
+    if present.sum() > 1:
+        assert np.isclose(sum(2.0 ** -lengths[present]), 1.0)  # complete: Kraft equality
+    assert int((counts[present] * lengths[present]).sum()) == _optimal_cost(counts)
+
+
+@njit
+def _all_ranks(wt, seq_len, sigma, positions):
+    out = np.zeros((positions.shape[0], sigma), dtype=np.int64)
+    for k in range(positions.shape[0]):
+        for c in range(sigma):
+            out[k, c] = wavelet.rank(wt, c, positions[k])
+    return out
+
+
+@njit
+def _all_access(wt, n):
+    symbols = np.zeros(n, dtype=np.int64)
+    ranks = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        symbols[i], ranks[i] = wavelet.access_rank(wt, i)
+    return symbols, ranks
+
+
+@pytest.mark.parametrize(
+    "name,seq",
+    [
+        ("one symbol", np.zeros(70_000, dtype=np.uint8)),
+        ("two symbols", (np.random.default_rng(1).random(140_000) < 0.1).astype(np.uint8)),
+        ("skewed 200", np.minimum(np.random.default_rng(2).geometric(0.05, 150_000) - 1, 199).astype(np.uint8)),
+        ("uniform 256", np.random.default_rng(3).integers(0, 256, 66_000).astype(np.uint8)),
+        ("runs", np.repeat(np.random.default_rng(4).integers(0, 30, 3000), 60).astype(np.uint8)),
+        ("short", np.array([3, 1, 2, 1, 0], dtype=np.uint8)),
+    ],
+)
+def test_wavelet_access_and_rank_match_numpy(name, seq):
+    sigma = int(seq.max()) + 1
+    arrays = wavelet.build_wavelet(seq, sigma)
+    wt = tuple(arrays[k] for k in wavelet.ARRAY_NAMES)
+    n = len(seq)
+    symbols, ranks = _all_access(wt, n)
+    assert np.array_equal(symbols, seq)
+    occurrences = np.zeros(n, dtype=np.int64)
+    seen = np.zeros(sigma, dtype=np.int64)
+    for i, s in enumerate(seq):  # rank of seq[i] before i, the LF ingredient
+        occurrences[i] = seen[s]
+        seen[s] += 1
+    assert np.array_equal(ranks, occurrences)
+    rng = np.random.default_rng(len(seq))
+    positions = np.unique(
+        np.concatenate([[0, n, min(n, wavelet.BLOCK), min(n, wavelet.BLOCK + 1)], rng.integers(0, n + 1, 40)])
+    )
+    expected = np.stack([np.bincount(seq[:p], minlength=sigma) for p in positions])
+    assert np.array_equal(_all_ranks(wt, n, sigma, positions), expected)
+    pairs = [(int(a), int(b)) for a, b in zip(positions[:-1], positions[1:], strict=True)]
+    for c in range(min(sigma, 5)):
+        for i, j in pairs:
+            assert wavelet.rank_pair(wt, c, i, j) == (wavelet.rank(wt, c, i), wavelet.rank(wt, c, j))
+
+
+def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path):
+    docs = ["abracadabra", "", "b\x00é🎉", "zz" * 40_000, "ab"]
+    fmsearch.build_index(docs, tmp_path / "s")
+    idx = fmsearch.open_index(tmp_path / "s")
+    fm = idx.fm
+    n = fm[11]
+    text = b"".join(b"\xff" + d.encode() for d in docs)
+    assert n == len(text)
+    # Walking LF from row 0 (the empty suffix) reads the text backwards, visiting every row once.
+    row, seen, out = 0, set(), bytearray()
+    for _ in range(n):
+        c, row = kernels.lf(fm, row)
+        out.append(int(fm[3][c]))
+        seen.add(row)
+    assert bytes(reversed(out)) == text
+    assert len(seen) == n and row == fm[4]  # ends at `primary`, the row of the whole text
+    positions = kernels.locate_range(fm, 0, n + 1)
+    assert sorted(positions.tolist()) == list(range(n + 1))
+    suffixes = sorted(range(n + 1), key=lambda p: text[p:])
+    assert positions.tolist() == suffixes
+    for lo, hi in [(0, 1), (0, n), (5, 37), (n - 3, n), (64, 128), (63, 129)]:
+        assert kernels.extract(fm, lo, hi).tobytes() == text[lo:hi]
