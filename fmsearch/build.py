@@ -23,6 +23,7 @@ from numba import njit
 
 from fmsearch import intvector, storage, wavelet
 from fmsearch.errors import InputError
+from fmsearch.presets import Preset, get_preset
 from fmsearch.results import BuildSummary
 from fmsearch.sources import RecordReport, read_documents
 
@@ -145,19 +146,21 @@ def build_index(
     *,
     text_field: str = "text",
     skip_bad_records: bool = False,
-    sa_rate: int = 32,
-    isa_rate: int = 64,
+    preset: str | Preset = "compact",
     overwrite: bool = False,
     progress: bool = False,
     extra_manifest: dict[str, Any] | None = None,
 ) -> BuildSummary:
     """Build a shard at `out` from documents (str / dict) or files (paths), and publish it atomically.
 
+    `preset` names the layout (`fmsearch.presets`): "compact" (default, smallest) or "fast" (larger, faster).
     Cost: about 5 bytes of RAM per corpus byte at the peak; time dominated by suffix sorting (libdivsufsort).
     Raises InputError for malformed input (unless `skip_bad_records`), IndexExists if `out` exists.
     """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    sa_rate, isa_rate = preset.sa_rate, preset.isa_rate
     if sa_rate < 1 or isa_rate < 1:
-        raise ValueError("sampling rates must be >= 1")
+        raise InputError(f"sampling rates must be >= 1 (preset {preset.name}: {sa_rate}, {isa_rate})")
     started = time.perf_counter()
     out = Path(out)
     report = RecordReport()
@@ -194,7 +197,7 @@ def build_index(
                 lut = symbol_of_byte.astype(np.uint8)
                 for lo in range(0, bwt.shape[0], CHUNK):
                     np.take(lut, bwt[lo : lo + CHUNK], out=bwt[lo : lo + CHUNK])
-                arrays = wavelet.build_wavelet(bwt, int(present.shape[0]))
+                arrays = wavelet.build_wavelet(bwt, int(present.shape[0]), preset.bitvectors)
                 del bwt
             with stages.stage("write"):
                 width = intvector.width_for(n)
@@ -222,10 +225,11 @@ def build_index(
                         "fmsearch_version": __version__,
                         "created": datetime.now(UTC).isoformat(timespec="seconds"),
                         "params": {
+                            "preset": preset.name,
+                            "bitvectors": preset.bitvectors,
                             "sa_rate": sa_rate,
                             "isa_rate": isa_rate,
                             "block": wavelet.BLOCK,
-                            "chunk_bits": 15,
                             "separator": SEPARATOR,
                         },
                         "num_documents": len(starts),

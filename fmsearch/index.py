@@ -72,7 +72,11 @@ class FMIndex:
             )
         arrays = {name: storage.open_array(self.path, files[name]) for name in (*INDEX_ARRAYS, *METADATA_ARRAYS)}
         params = self.manifest["params"]
-        if params["block"] != wavelet.BLOCK or params["separator"] != SEPARATOR:
+        if (
+            params.get("block") != wavelet.BLOCK
+            or params.get("separator") != SEPARATOR
+            or params.get("bitvectors") not in wavelet.BITVECTORS
+        ):
             raise storage.IndexFormatError(f"{self.path}: built with parameters this fmsearch does not read: {params}")
         self.max_query_bytes = max_query_bytes
         self.num_documents: int = self.manifest["num_documents"]

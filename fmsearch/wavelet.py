@@ -3,8 +3,9 @@
 This is "fixed block compression boosting" (Karkkainen & Puglisi, SPIRE 2011): the sequence is cut into blocks of
 2^16 symbols and each block gets its own Huffman-shaped wavelet tree, so each block pays about its own zero-order
 entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors are RRR-coded (`rrr.py`),
-which removes most of what is left: runs of equal bits. Per block we keep the occurrences of every symbol before
-the block, so rank(c, i) = before[block, c] + a walk down c's code path inside the block.
+which removes most of what is left: runs of equal bits; the `fast` preset keeps them plain (`plainbits.py`). Per
+block we keep the occurrences of every symbol before the block, so rank(c, i) = before[block, c] + a walk down c's
+code path inside the block.
 
 Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes are canonical: at depth d the leaves
 take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
@@ -20,7 +21,8 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
     nodes        uint32 (nodes, 3)           per node bitvector, relative to its block: first chunk, first
                                              directory sample, first offset bit (one cache line for all three)
-    classes, offsets, directory              the shared RRR arrays (see rrr.py)
+    classes, offsets, directory              the shared RRR arrays (see rrr.py), or empty
+    lines        uint64                      plain bitvectors with in-line counts (see plainbits.py), or empty
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch import rrr
+from fmsearch import plainbits, rrr
 
 BLOCK_BITS = 16
 BLOCK = 1 << BLOCK_BITS
@@ -46,7 +48,9 @@ ARRAY_NAMES = (
     "classes",
     "offsets",
     "directory",
+    "lines",
 )
+BITVECTORS = ("rrr15", "plain")
 
 
 @njit(nogil=True, cache=True)
@@ -132,8 +136,8 @@ def _block_layout(block: np.ndarray, sigma: int, code, code_len, levels, leaf_sy
 
 
 @njit(nogil=True, cache=True)
-def _layout_all(seq: np.ndarray, sigma: int, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes):
-    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks, samples)."""
+def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, plain):
+    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks or lines, samples)."""
     blocks = code.shape[0]
     node_bits = np.zeros(1 << 17, dtype=np.int64)
     total_nodes = 0
@@ -148,10 +152,13 @@ def _layout_all(seq: np.ndarray, sigma: int, code, code_len, levels, leaf_symbol
         chunks = 0
         samples = 0
         for k in range(nodes):
-            c = (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
-            c += c & 1
-            chunks += c
-            samples += c // rrr.CHUNKS_PER_SAMPLE + 1
+            if plain:
+                chunks += plainbits.lines_for(node_bits[k])
+            else:
+                c = (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
+                c += c & 1
+                chunks += c
+                samples += c // rrr.CHUNKS_PER_SAMPLE + 1
             node_bits_all[total_nodes + k] = node_bits[k]
         total_nodes += nodes
         sizes[b, 0] = nodes
@@ -161,7 +168,7 @@ def _layout_all(seq: np.ndarray, sigma: int, code, code_len, levels, leaf_symbol
 
 
 @njit(nogil=True, cache=True)
-def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory):
+def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory, lines):
     """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
     blocks = code.shape[0]
     cur = np.empty(BLOCK, dtype=np.uint8)
@@ -190,9 +197,12 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
                 nodes[node0 + node, 0] = chunk - chunk0
                 nodes[node0 + node, 1] = sample - sample0
                 nodes[node0 + node, 2] = ptr - block_base[b, 3]
-                chunk, ptr, sample = rrr.encode_bits(
-                    bits, 0, width, classes, offsets, directory, chunk, ptr, sample, ptr
-                )
+                if lines.shape[0] > 0:
+                    chunk = plainbits.encode_bits(bits, 0, width, lines, chunk)
+                else:
+                    chunk, ptr, sample = rrr.encode_bits(
+                        bits, 0, width, classes, offsets, directory, chunk, ptr, sample, ptr
+                    )
                 # Children in prefix order: the 0-child's symbols, then the 1-child's, leaves dropped.
                 for want in range(2):
                     for i in range(width):
@@ -206,8 +216,12 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
     return ptr
 
 
-def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
-    """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma)."""
+def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dict[str, np.ndarray]:
+    """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma) with node bitvectors of the
+    given kind: "rrr15" (compressed, `rrr.py`) or "plain" (one cache line per rank, `plainbits.py`)."""
+    if bitvectors not in BITVECTORS:
+        raise ValueError(f"unknown bitvector kind {bitvectors!r}; known: {', '.join(BITVECTORS)}")
+    plain = bitvectors == "plain"
     blocks = max(1, -(-seq.shape[0] // BLOCK))
     code = np.zeros((blocks, sigma), dtype=np.uint32)
     code_len = np.full((blocks, sigma), ABSENT, dtype=np.uint8)
@@ -216,16 +230,19 @@ def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
     before = np.zeros((blocks + 1, sigma), dtype=np.uint32)
     node_bits_all = np.zeros(blocks * max(sigma, 1), dtype=np.int64)
     sizes = np.zeros((blocks, 3), dtype=np.int64)
-    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes)
+    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, plain)
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     chunks = int(sizes[:, 1].sum())
     nodes = np.zeros((total_nodes, 3), dtype=np.uint32)
-    classes = np.zeros(chunks // 2 + 1, dtype=np.uint8)
-    offsets = np.zeros(chunks * 13 // 64 + 2, dtype=np.uint64)
+    # The arrays of the other bitvector kind stay empty; kernels tell the kinds apart by `lines` being empty.
+    classes = np.zeros(0 if plain else chunks // 2 + 1, dtype=np.uint8)
+    offsets = np.zeros(0 if plain else chunks * 13 // 64 + 2, dtype=np.uint64)
     directory = np.zeros(int(sizes[:, 2].sum()), dtype=np.uint32)
-    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory)
-    offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: read_bits may look one word ahead
+    lines = np.zeros(chunks * plainbits.LINE_WORDS if plain else 0, dtype=np.uint64)
+    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory, lines)
+    if not plain:
+        offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: read_bits may look one word ahead
     # Only the leaf index is stored; the code follows from it and the level table.
     rows = np.arange(blocks)[:, None]
     depth = np.minimum(code_len, MAX_DEPTH).astype(np.int64)
@@ -242,14 +259,17 @@ def build_wavelet(seq: np.ndarray, sigma: int) -> dict[str, np.ndarray]:
         "classes": classes,
         "offsets": offsets,
         "directory": directory,
+        "lines": lines,
     }
 
 
 @njit(nogil=True, cache=True)
 def _rank1(wt, b: int, node: int, pos: int) -> int:
     """Ones before `pos` in the bitvector of internal node `node` (index within block b)."""
-    _, _, _, _, _, block_base, nodes, classes, offsets, directory = wt
+    _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     k = block_base[b, 0] + node
+    if lines.shape[0] > 0:
+        return plainbits.rank1(lines, block_base[b, 1] + nodes[k, 0], pos)
     return rrr.rank1(
         classes,
         offsets,
@@ -310,31 +330,25 @@ def rank(wt, c: int, i: int) -> int:
 @njit(nogil=True, cache=True)
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
-    before, levels, leaf_symbols, block_base, nodes, classes, offsets, directory = (
-        wt[0],
-        wt[3],
-        wt[4],
-        wt[5],
-        wt[6],
-        wt[7],
-        wt[8],
-        wt[9],
-    )
+    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt
     b = i >> BLOCK_BITS
     pos = i & (BLOCK - 1)
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
         k = block_base[b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1]
-        bit, ones = rrr.access_rank1(
-            classes,
-            offsets,
-            directory,
-            block_base[b, 1] + nodes[k, 0],
-            block_base[b, 2] + nodes[k, 1],
-            block_base[b, 3] + nodes[k, 2],
-            pos,
-        )
+        if lines.shape[0] > 0:
+            bit, ones = plainbits.access_rank1(lines, block_base[b, 1] + nodes[k, 0], pos)
+        else:
+            bit, ones = rrr.access_rank1(
+                classes,
+                offsets,
+                directory,
+                block_base[b, 1] + nodes[k, 0],
+                block_base[b, 2] + nodes[k, 1],
+                block_base[b, 3] + nodes[k, 2],
+                pos,
+            )
         pos = ones if bit else pos - ones
         prefix = 2 * prefix + bit
         depth += 1

@@ -21,6 +21,7 @@ from naive import NaiveIndex, to_bytes
 
 import fmsearch
 from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
+from fmsearch.presets import PRESETS
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Corpora
@@ -179,13 +180,14 @@ CORPORA: dict[str, Callable[[], CorpusSpec]] = {
 }
 
 
-@pytest.fixture(scope="module", params=list(CORPORA))
+@pytest.fixture(scope="module", params=[(name, preset) for preset in PRESETS for name in CORPORA], ids="-".join)
 def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    spec = CORPORA[request.param]()
-    out = str(tmp_path_factory.mktemp(request.param) / "index")
-    summary = fmsearch.build_index(spec.records, out, text_field=spec.text_field)
+    name, preset = request.param if isinstance(request.param, tuple) else (request.param, "compact")
+    spec = CORPORA[name]()
+    out = str(tmp_path_factory.mktemp(f"{name}-{preset}") / "index")
+    summary = fmsearch.build_index(spec.records, out, text_field=spec.text_field, preset=preset)
     idx = fmsearch.open_index(out, max_query_bytes=1 << 20)  # whole documents of the large corpus are queries too
-    return Built(request.param, spec, summary, idx, NaiveIndex(spec.texts), out)
+    return Built(name, spec, summary, idx, NaiveIndex(spec.texts), out)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from numba import njit
 
 import fmsearch
-from fmsearch import intvector, kernels, rrr, wavelet
+from fmsearch import intvector, kernels, plainbits, rrr, wavelet
 
 
 def _encode(bits: np.ndarray):
@@ -47,6 +47,20 @@ def test_rrr_tables_are_a_bijection_per_class():
     decoded = rrr.DECODE[rrr.CLASS_BASE[rrr.POPCOUNT[values]] + rrr.OFFSET_OF[values]]
     assert np.array_equal(decoded, values)
     assert all(rrr.OFFSET_OF[v] < (1 << rrr.WIDTH[rrr.POPCOUNT[v]]) or rrr.WIDTH[rrr.POPCOUNT[v]] == 0 for v in values)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("length", [0, 1, 47, 48, 49, 495, 496, 497, 992, 65536])
+def test_plain_bitvector_rank_and_access_match_prefix_sums(length, density):
+    rng = np.random.default_rng(length + int(density * 10))
+    bits = (rng.random(length) < density).astype(np.uint8)
+    words = np.zeros(plainbits.lines_for(length) * plainbits.LINE_WORDS + 8, dtype=np.uint64)
+    assert plainbits.encode_bits(bits, 0, length, words, 0) == plainbits.lines_for(length)
+    prefix = np.concatenate([[0], np.cumsum(bits)])
+    for pos in np.unique(np.concatenate([np.arange(min(length + 1, 120)), rng.integers(0, length + 1, 300)])):
+        assert plainbits.rank1(words, 0, int(pos)) == prefix[pos]
+        if pos < length:
+            assert plainbits.access_rank1(words, 0, int(pos)) == (bits[pos], prefix[pos])
 
 
 @pytest.mark.parametrize("width", [1, 5, 28, 31, 32])
@@ -119,9 +133,10 @@ def _all_access(wt, n):
         ("short", np.array([3, 1, 2, 1, 0], dtype=np.uint8)),
     ],
 )
-def test_wavelet_access_and_rank_match_numpy(name, seq):
+@pytest.mark.parametrize("bitvectors", wavelet.BITVECTORS)
+def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     sigma = int(seq.max()) + 1
-    arrays = wavelet.build_wavelet(seq, sigma)
+    arrays = wavelet.build_wavelet(seq, sigma, bitvectors)
     wt = tuple(arrays[k] for k in wavelet.ARRAY_NAMES)
     n = len(seq)
     symbols, ranks = _all_access(wt, n)
@@ -144,9 +159,10 @@ def test_wavelet_access_and_rank_match_numpy(name, seq):
             assert wavelet.rank_pair(wt, c, i, j) == (wavelet.rank(wt, c, i), wavelet.rank(wt, c, j))
 
 
-def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path):
+@pytest.mark.parametrize("preset", ["compact", "fast"])
+def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path, preset):
     docs = ["abracadabra", "", "b\x00é🎉", "zz" * 40_000, "ab"]
-    fmsearch.build_index(docs, tmp_path / "s")
+    fmsearch.build_index(docs, tmp_path / "s", preset=preset)
     idx = fmsearch.open_index(tmp_path / "s")
     fm = idx.fm
     n = fm[11]
