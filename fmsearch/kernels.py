@@ -136,9 +136,10 @@ def extract(fm, lo: int, hi: int) -> np.ndarray:
 def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
     """ms[i] = length of the longest prefix of text[i:] that occurs in T (int64 per byte of `text`).
 
-    One right-to-left pass of backward search keeps the interval of text[i:j]. When text[i-1] cannot be prepended,
-    the right end j shrinks until text[i-1:j] occurs, each try being a fresh backward search that stops at the
-    first empty interval. Costs one LF step per byte while a match extends, and O(match length) per shrink.
+    One right-to-left pass of backward search keeps the interval of text[i:j], j = i + ms[i]: one rank pair per
+    byte while the match extends. When text[i-1] cannot be prepended, the new right end is the largest j' with
+    text[i-1:j'] occurring (occurrence is monotone in j'): found by galloping up from j' = i, then bisecting, so a
+    shrink costs O(ms[i-1] log ms[i-1]) steps however long the match it ends (near-copies stay linear).
     """
     m = text.shape[0]
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
@@ -162,13 +163,25 @@ def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
             i -= 1
             sp, ep = nsp, nep
         else:
-            # Terminates at j == i, where text[i-1:j] is the single byte text[i-1], which occurs.
-            j -= 1
-            while True:
-                sp, ep = backward_search(fm, text, i - 1, j)
-                if sp < ep:
+            # text[i-1:i] occurs (c does) and text[i-1:j] does not: gallop, then bisect, between them.
+            lo, hi = i, j
+            sp, ep = backward_search(fm, text, i - 1, i)
+            step = 1
+            while lo + step < hi:
+                psp, pep = backward_search(fm, text, i - 1, lo + step)
+                if psp >= pep:
+                    hi = lo + step
                     break
-                j -= 1
+                lo, sp, ep = lo + step, psp, pep
+                step *= 2
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                psp, pep = backward_search(fm, text, i - 1, mid)
+                if psp < pep:
+                    lo, sp, ep = mid, psp, pep
+                else:
+                    hi = mid
+            j = lo
             i -= 1
         ms[i] = j - i
     return ms
