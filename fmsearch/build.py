@@ -56,17 +56,22 @@ class _Stages:
         if show:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+            from rich.console import Console
+
+            # Progress goes to stderr: stdout belongs to the caller's results (the CLI prints JSON there).
             self.progress = Progress(
                 TextColumn("{task.description:<16}"),
                 BarColumn(),
                 TextColumn("{task.fields[note]}"),
                 TimeElapsedColumn(),
                 transient=False,
+                console=Console(stderr=True),
             )
-            self.progress.start()
 
     @contextmanager
     def stage(self, name: str, total: float | None = 1):
+        if self.progress is not None and not self.progress.live.is_started:
+            self.progress.start()
         task = self.progress.add_task(name, total=total, note="") if self.progress else None
         start = time.perf_counter()
 

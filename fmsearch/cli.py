@@ -1,8 +1,14 @@
 """The `fmsearch` command: build a shard, query it, inspect and verify it.
 
 Every query command prints for people by default and, with `--json`, one JSON document on stdout for programs.
-Errors of the core (and bad paths) become one red `error: ...` line on stderr and exit code 2, never a traceback;
-`verify` exits 1 when it finds damage. Other packages add their commands through `register(app)` (bottom of file).
+Exit codes, for every command including those of other packages (the group below maps them in one place):
+  0  success
+  1  `verify` found damage
+  2  bad input: an `FmsearchError` (typed errors of the core and of packages deriving from it), an OSError naming a
+     path, or a usage error; shown as one red `error: ...` line on stderr, never a traceback
+  70 any other exception: a bug; one `error: unexpected ...` line (FMSEARCH_DEBUG=1 shows the traceback)
+Other packages add their commands through `register(app)` (bottom of file); for expected failures they raise an
+`FmsearchError` subclass (or typer.BadParameter / typer.Exit), so the user sees exit 2 and not a bug report.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +33,7 @@ from fmsearch.errors import FmsearchError, IndexExists, InvalidQuery
 
 EXIT_ERROR = 2  # bad input, missing or unreadable index
 EXIT_DAMAGED = 1  # `verify` found problems
+EXIT_BUG = 70  # an unexpected exception (EX_SOFTWARE), kept apart from bad input so tests cannot confuse them
 MAX_LIMIT = 100_000  # hits per `find` page: each costs a locate and a snippet extraction
 PLUGIN_MODULES = ("indexing.cli", "service.cli", "contamination.cli")
 
@@ -49,9 +56,11 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 class _Group(TyperGroup):
     """Turns the expected failures of every subcommand (ours and plugged-in ones) into one error line."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # exit codes and usage errors: typer reports them
         except IndexExists as e:
             raise fail(f"{e}; or pass --force to replace it") from None
         except FmsearchError as e:
@@ -62,6 +71,14 @@ class _Group(TyperGroup):
             raise fail("out of memory; use a machine with more RAM or split the input into smaller shards") from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except Exception as e:  # a bug, not bad input: say so, with a distinct exit code, and how to see more
+            if os.environ.get("FMSEARCH_DEBUG"):
+                raise
+            raise fail(
+                f"unexpected {type(e).__name__}: {e} (a bug in fmsearch; rerun with FMSEARCH_DEBUG=1 for the "
+                "traceback and report it)",
+                EXIT_BUG,
+            ) from None
 
 
 app = typer.Typer(
@@ -149,6 +166,15 @@ def _query_label(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return "0x" + data.hex()
+
+
+def query_json(data: bytes) -> dict[str, Any]:
+    """The query in a JSON answer: as text (null when its bytes are not UTF-8), as hex, and its length in bytes."""
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return {"query": text, "query_hex": data.hex(), "query_bytes": len(data)}
 
 
 def _visible(text: str) -> str:
@@ -331,7 +357,7 @@ def sizes_table(report: dict[str, Any], title: str = "index size") -> Table:
 # -- commands ---------------------------------------------------------------------------------------------------------
 
 
-def _check_force_target(out: Path) -> None:
+def check_replaceable(out: Path) -> None:
     """--force replaces `out` wholesale: refuse unless it is an index (or empty), so a typo cannot delete a folder."""
     if not out.exists():
         return
@@ -359,13 +385,19 @@ def build(
         bool, typer.Option("--skip-bad-records", help="Skip and count malformed records instead of stopping.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing index at --out.")] = False,
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset", help="Layout: 'compact' (smallest, RRR bitvectors) or 'fast' (about 1.5x larger, faster)."
+        ),
+    ] = "compact",
     as_json: JsonOpt = False,
 ) -> None:
     """Build a shard from files; it appears under --out only when complete."""
     import fmsearch
 
     if force:
-        _check_force_target(out)
+        check_replaceable(out)
     elif out.exists():  # checked here too, before any input is read or progress drawn
         raise fail(f"{out} already exists; pass --force to replace the index there, or choose another --out")
     # Progress goes to stderr, so stdout holds only the summary (or the JSON document).
@@ -377,6 +409,7 @@ def build(
             skip_bad_records=skip_bad_records,
             progress=True,
             overwrite=force,
+            preset=preset,
         )
     if as_json:
         print_json(summary_json(summary))
@@ -394,7 +427,7 @@ def count(index: IndexDir, query: QueryArg, hex_query: HexOpt = False, as_json: 
     idx = open_existing(index)
     n = idx.count(pattern)
     if as_json:
-        print_json({"index": str(index), "query": _query_label(pattern), "query_bytes": len(pattern), "count": n})
+        print_json({"index": str(index), **query_json(pattern), "count": n})
     else:
         typer.echo(f"{n}")
 
@@ -418,8 +451,7 @@ def find(
         print_json(
             {
                 "index": str(index),
-                "query": _query_label(pattern),
-                "query_bytes": len(pattern),
+                **query_json(pattern),
                 "total": result.total,
                 "offset": offset,
                 "limit": limit,
@@ -530,11 +562,11 @@ def verify(index: IndexDir, as_json: JsonOpt = False) -> None:
         print_json({"index": str(index), "ok": not problems, "problems": problems})
     elif problems:
         err = _stderr()
-        err.print(f"[bold red]{index}: {len(problems)} problem(s) found; rebuild the damaged index[/]")
+        err.print(f"[bold red]{escape(str(index))}: {len(problems)} problem(s) found; rebuild the damaged index[/]")
         for problem in problems:
             err.print(Text(f"  {problem}", style="red"), soft_wrap=True)
     else:
-        _stdout().print(f"[green]ok[/]: {index} is intact (every checksum matches)")
+        _stdout().print(f"[green]ok[/]: {escape(str(index))} is intact (every checksum matches)", soft_wrap=True)
     if problems:
         raise typer.Exit(EXIT_DAMAGED)
 

@@ -63,6 +63,14 @@ class FMIndex:
     def __init__(self, path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> None:
         self.path = Path(path)
         self.manifest = storage.read_manifest(self.path)
+        try:
+            self._open(max_query_bytes)
+        except (KeyError, TypeError, ValueError) as e:
+            raise storage.IndexFormatError(
+                f"{self.path}: the manifest is incomplete or malformed ({type(e).__name__}: {e}); rebuild the index"
+            ) from e
+
+    def _open(self, max_query_bytes: int) -> None:
         files = self.manifest["files"]
         missing = [name for name in (*INDEX_ARRAYS, *METADATA_ARRAYS) if name not in files]
         if missing:

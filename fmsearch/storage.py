@@ -93,6 +93,8 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of a shard, with its kind, version and own checksum checked."""
     path = Path(directory) / MANIFEST
+    if Path(directory).is_file():
+        raise IndexFormatError(f"{directory}: is a file; an index is a directory (give the directory built by build)")
     if not Path(directory).is_dir():
         raise IndexFormatError(f"{directory}: no such index directory")
     if not path.is_file():
@@ -181,8 +183,14 @@ def staging_directory(out: Path, overwrite: bool = False) -> Iterator[Path]:
     On any error the temporary directory is removed and `out` is left as it was.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise IndexExists(f"{out} already exists; choose another --out or remove it (nothing was overwritten)")
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise IndexExists(f"{out} already exists; choose another --out or remove it (nothing was overwritten)")
+        if not out.is_dir() or out.is_symlink() or not ((out / MANIFEST).is_file() or not any(out.iterdir())):
+            raise IndexExists(
+                f"{out} exists and is not an fmsearch index or an empty directory; overwrite replaces only those "
+                "(nothing was changed)"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()

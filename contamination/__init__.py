@@ -1,0 +1,1 @@
+"""Contamination: score benchmark entries against fmsearch indexes and publish the bulletin (see README.md)."""
