@@ -54,9 +54,8 @@ class _Stages:
         self.peak_rss: dict[str, int] = {}
         self.progress = None
         if show:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
             from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             # Progress goes to stderr: stdout belongs to the caller's results (the CLI prints JSON there).
             self.progress = Progress(

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=base, timeout=30) as client:
             for query in ("def __init__(self", "import numpy"):
                 answer = client.post("/v1/count", json={"index": "stdlib", "query": query}).json()
-                console.print(f"POST /v1/count {query!r:24} -> count {answer['count']:>6,}  ({answer['latency_ms']:.2f} ms)")
+                count, ms = answer["count"], answer["latency_ms"]
+                console.print(f"POST /v1/count {query!r:24} -> count {count:>6,}  ({ms:.2f} ms)")
             answer = client.post("/v1/search", json={"index": "stdlib", "query": "Guido", "limit": 1, "context": 40})
             found = answer.json()
             hit = found["hits"][0]
