@@ -76,6 +76,25 @@ def _scan(classes: np.ndarray, first: int, stop: int, ones: int, ptr: int) -> tu
     return ones, ptr
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: int) -> tuple[int, int, int, int]:
+    """(ones before the chunk holding `pos`, that chunk's index, its offset's stream position, pos within it)."""
+    q = pos // CHUNK_BITS
+    sample = q // CHUNKS_PER_SAMPLE
+    entry = directory[dir0 + sample]
+    target = chunk0 + q
+    ones, ptr = _scan(
+        classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, np.int64(entry & 0xFFFF), ptr_base + np.int64(entry >> 16)
+    )
+    return ones, target, ptr, pos - q * CHUNK_BITS
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _decode(classes, offsets, target: int, ptr: int) -> int:
+    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
+    return np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
+
+
 @njit(nogil=True, cache=True)
 def rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
@@ -85,19 +104,10 @@ def rank1(
 
     Precondition: 0 <= pos <= length of that bitvector.
     """
-    q = pos // CHUNK_BITS
-    r = pos - q * CHUNK_BITS
-    sample = q // CHUNKS_PER_SAMPLE
-    entry = directory[dir0 + sample]
-    ones = np.int64(entry & 0xFFFF)
-    ptr = ptr_base + np.int64(entry >> 16)
-    target = chunk0 + q
-    ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
-    if r == 0:
+    ones, target, ptr, r = _find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
+    if r == 0:  # nothing of the chunk counts; it may even lie past the end
         return ones
-    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
-    value = DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])]
-    return ones + POPCOUNT[value & ((1 << r) - 1)]
+    return ones + POPCOUNT[_decode(classes, offsets, target, ptr) & ((1 << r) - 1)]
 
 
 @njit(nogil=True, cache=True)
@@ -105,16 +115,8 @@ def access_rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
 ) -> tuple[int, int]:
     """(bit at `pos`, ones in bits [0, pos)). Precondition: 0 <= pos < length of the bitvector."""
-    q = pos // CHUNK_BITS
-    r = pos - q * CHUNK_BITS
-    sample = q // CHUNKS_PER_SAMPLE
-    entry = directory[dir0 + sample]
-    ones = np.int64(entry & 0xFFFF)
-    ptr = ptr_base + np.int64(entry >> 16)
-    target = chunk0 + q
-    ones, ptr = _scan(classes, chunk0 + sample * CHUNKS_PER_SAMPLE, target, ones, ptr)
-    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
-    value = np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
+    ones, target, ptr, r = _find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
+    value = _decode(classes, offsets, target, ptr)
     return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)]
 
 

@@ -264,21 +264,20 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
 
 
 @njit(nogil=True, cache=True)
-def _rank1(wt, b: int, node: int, pos: int) -> int:
-    """Ones before `pos` in the bitvector of internal node `node` (index within block b)."""
+def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]:
+    """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of internal node `node` of block b."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     k = block_base[b, 0] + node
+    first = block_base[b, 1] + nodes[k, 0]
     if lines.shape[0] > 0:
-        return plainbits.rank1(lines, block_base[b, 1] + nodes[k, 0], pos)
-    return rrr.rank1(
-        classes,
-        offsets,
-        directory,
-        block_base[b, 1] + nodes[k, 0],
-        block_base[b, 2] + nodes[k, 1],
-        block_base[b, 3] + nodes[k, 2],
-        pos,
-    )
+        if access:
+            return plainbits.access_rank1(lines, first, pos)
+        return 0, plainbits.rank1(lines, first, pos)
+    sample = block_base[b, 2] + nodes[k, 1]
+    ptr = block_base[b, 3] + nodes[k, 2]
+    if access:
+        return rrr.access_rank1(classes, offsets, directory, first, sample, ptr, pos)
+    return 0, rrr.rank1(classes, offsets, directory, first, sample, ptr, pos)
 
 
 @njit(nogil=True, cache=True)
@@ -293,8 +292,8 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     prefix = 0
     for depth in range(length):
         node = levels[b, depth, 2] + prefix - levels[b, depth, 1]
-        ones_i = _rank1(wt, b, node, pi) if pi > 0 else 0
-        ones_j = _rank1(wt, b, node, pj) if pj != pi else ones_i
+        ones_i = _node_rank(wt, b, node, pi, False)[1] if pi > 0 else 0
+        ones_j = _node_rank(wt, b, node, pj, False)[1] if pj != pi else ones_i
         bit = (value >> (length - 1 - depth)) & 1
         if bit:
             pi, pj = ones_i, ones_j
@@ -330,25 +329,13 @@ def rank(wt, c: int, i: int) -> int:
 @njit(nogil=True, cache=True)
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
-    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt
+    before, levels, leaf_symbols = wt[0], wt[3], wt[4]
     b = i >> BLOCK_BITS
     pos = i & (BLOCK - 1)
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
-        k = block_base[b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1]
-        if lines.shape[0] > 0:
-            bit, ones = plainbits.access_rank1(lines, block_base[b, 1] + nodes[k, 0], pos)
-        else:
-            bit, ones = rrr.access_rank1(
-                classes,
-                offsets,
-                directory,
-                block_base[b, 1] + nodes[k, 0],
-                block_base[b, 2] + nodes[k, 1],
-                block_base[b, 3] + nodes[k, 2],
-                pos,
-            )
+        bit, ones = _node_rank(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1], pos, True)
         pos = ones if bit else pos - ones
         prefix = 2 * prefix + bit
         depth += 1
