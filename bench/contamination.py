@@ -82,7 +82,7 @@ def build(docs: list[str], out: Path, shards: int) -> None:
     if shards == 1:
         fmsearch.build_index(docs, out)
         return
-    from indexing.catalog import shard_entry, write_catalog
+    from fmsearch.catalog import shard_entry, write_catalog
 
     entries, first = [], 0
     step = -(-len(docs) // shards)

@@ -181,14 +181,15 @@ def build_index(
             num_bytes = len(text_buf) - len(starts)
             text = np.frombuffer(text_buf, dtype=np.uint8)
             n = text.shape[0]
+            # Counted before the suffix array exists, in chunks (bincount widens its input to 8-byte integers), so
+            # its temporaries never add to the peak of text + suffix array.
+            byte_counts = sum(np.bincount(text[lo : lo + CHUNK], minlength=256) for lo in range(0, n, CHUNK))
             with stages.stage("suffix array"):
                 sa = pydivsufsort.divsufsort(text)
             scratch = tmp / "bwt.scratch"
             with stages.stage("bwt + samples"):
                 sa_samples, isa_samples, primary = _bwt_and_samples(text, sa, sa_rate, isa_rate, scratch)
                 del sa
-                # bincount widens its input to intp: count in chunks, or a 200 MB text costs 1.6 GB here.
-                byte_counts = sum(np.bincount(text[lo : lo + CHUNK], minlength=256) for lo in range(0, n, CHUNK))
                 del text
                 text_buf = None  # noqa: F841 - frees the text before the BWT is loaded
             present = np.nonzero(byte_counts)[0]

@@ -1,6 +1,6 @@
 """One query API over a catalog's shards: a thin merge layer over FMIndex, with global document ids.
 
-A catalog (see indexing/catalog.py) lists shards in global order; shard k's documents have the ids
+A catalog (see fmsearch/catalog.py) lists shards in global order; shard k's documents have the ids
 first_doc_id[k] .. first_doc_id[k] + num_documents[k] - 1. Counts add up over shards; `find` pages through the hits
 in shard order, and inside a shard in that shard's suffix order; matching statistics take the element-wise maximum.
 Every answer equals the one a single shard built over the whole corpus gives (as a set for `find`: only the order of
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from fmsearch import storage
+from fmsearch.catalog import read_catalog
 from fmsearch.errors import IndexFormatError, InvalidDocument, InvalidQuery
 from fmsearch.index import DEFAULT_MAX_QUERY_BYTES, FMIndex, Query, encode_query
 from fmsearch.results import Document, FindResult, Hit, Snippet
@@ -26,19 +27,12 @@ from fmsearch.results import Document, FindResult, Hit, Snippet
 T = TypeVar("T")
 
 
-def _read_catalog(path: Path) -> dict[str, Any]:
-    # The catalog file format belongs to the indexing package; imported here so the core does not need it on import.
-    from indexing.catalog import read_catalog
-
-    return read_catalog(path)
-
-
 class CatalogIndex:
     """Several shards behind the FMIndex query API, numbering documents globally in catalog order."""
 
     def __init__(self, path: str | os.PathLike, *, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> None:
         self.path = Path(path)
-        self.catalog = _read_catalog(self.path)
+        self.catalog = read_catalog(self.path)
         self.max_query_bytes = max_query_bytes
         shards, firsts = [], []
         expected = 0
@@ -220,7 +214,7 @@ def verify_catalog(path: str | os.PathLike) -> list[str]:
     """Re-hash every shard of a catalog. Returns the problems, each naming its shard ([] when intact)."""
     path = Path(path)
     try:
-        catalog = _read_catalog(path)
+        catalog = read_catalog(path)
     except IndexFormatError as e:
         return [str(e)]
     problems = []

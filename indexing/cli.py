@@ -71,8 +71,8 @@ def catalog(path: Annotated[Path, typer.Argument(help="Catalog directory")]) -> 
     from rich.console import Console
     from rich.table import Table
 
+    from fmsearch.catalog import read_catalog
     from fmsearch.errors import FmsearchError
-    from indexing.catalog import read_catalog
 
     try:
         cat = read_catalog(path)

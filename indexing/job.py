@@ -23,9 +23,9 @@ from typing import Any
 
 import fmsearch
 from fmsearch import storage
+from fmsearch.catalog import SHARDS_DIR, shard_entry, write_catalog
 from fmsearch.errors import FmsearchError, InputError
 from fmsearch.presets import get_preset
-from indexing.catalog import SHARDS_DIR, shard_entry, write_catalog
 from indexing.plan import BUILD_TEXT_KEY, make_plan, parse_size, read_plan, shard_documents, write_plan
 from indexing.progress import JobView, print_summary
 from indexing.sources import expand_sources

@@ -17,8 +17,8 @@ from typing import Any
 import xxhash
 
 from fmsearch.build import MAX_TEXT_BYTES
+from fmsearch.catalog import PLAN, PLAN_KIND, SHARDS_DIR, read_checked_json, write_checked_json
 from fmsearch.errors import InputError
-from indexing.catalog import PLAN, PLAN_KIND, SHARDS_DIR, read_checked_json, write_checked_json
 from indexing.sources import read_unit, unit_changed
 
 # Key of the text in the dicts handed to the core's build: a NUL never occurs in a real record's field name, so it

@@ -419,7 +419,8 @@ def test_verify_catalog_uses_multi(runner: CliRunner, tmp_path: Path, monkeypatc
 
 def test_catalog_of_two_shards(runner: CliRunner, tmp_path: Path) -> None:
     """count / find / doc / info / verify on a real catalog (catalog.json written by the indexing package)."""
-    catalog_mod = pytest.importorskip("indexing.catalog")
+    from fmsearch import catalog as catalog_mod
+
     root = tmp_path / "cat"
     entries, first = [], 0
     for k, texts in enumerate([TEXTS[:3], TEXTS[3:]]):

@@ -173,7 +173,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
 def make_catalog(directory: Path, parts: list):
     """A real catalog over the shards when the catalog code is there; else the list-of-shards wrapper."""
     try:
-        from indexing.catalog import shard_entry, write_catalog
+        from fmsearch.catalog import shard_entry, write_catalog
     except ImportError:
         return ShardList(parts)
     entries, first = [], 0

@@ -8,8 +8,8 @@ import random
 import pytest
 
 import fmsearch
+from fmsearch.catalog import read_catalog
 from fmsearch.errors import InputError
-from indexing.catalog import read_catalog
 from indexing.job import ShardBuildFailed, run_job
 from indexing.plan import BUILD_TEXT_KEY, make_plan, parse_size, read_plan, shard_documents
 from indexing.sources import expand_sources

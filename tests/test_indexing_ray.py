@@ -17,8 +17,8 @@ import pytest
 from naive import NaiveIndex
 
 import fmsearch
+from fmsearch.catalog import read_catalog
 from fmsearch.multi import verify_catalog
-from indexing.catalog import read_catalog
 from indexing.job import run_job
 
 SHARD_BYTES = 3_200_000

@@ -15,9 +15,9 @@ import pytest
 from naive import NaiveIndex, to_bytes
 
 import fmsearch
+from fmsearch.catalog import read_catalog
 from fmsearch.errors import ChecksumMismatch, IndexFormatError, InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.multi import CatalogIndex, open_catalog, verify_catalog
-from indexing.catalog import read_catalog
 from indexing.job import run_job
 
 WORDS = ["alpha", "beta", "gamma", "dé", "日本", "ab", "ba", "a", "b", "😀", "x\ny"]

@@ -169,8 +169,7 @@ def test_bad_input_is_not_a_shard_failure(client):
 
 
 def test_catalog_directory_serves_like_the_shard_list(tmp_path):
-    catalog = pytest.importorskip("indexing.catalog", reason="indexing.catalog (catalog writer) is not there")
-    from fmsearch import storage
+    from fmsearch import catalog, storage
 
     entries, first = [], 0
     for k, (lo, hi) in enumerate(SPLITS):
