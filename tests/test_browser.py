@@ -4,28 +4,16 @@ tests/naive.py."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from browser import launch, requires_chromium
 from naive import NaiveIndex
 
 import fmsearch
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCS = [
     {"text": "Alice was beginning to get very tired of sitting by her sister", "title": "alice"},
     {"text": "the rabbit-hole went straight on like a tunnel; tired Alice fell", "title": "rabbit"},
@@ -33,10 +21,7 @@ DOCS = [
 ]
 ORACLE = NaiveIndex([d["text"] for d in DOCS])
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium; CI installs it)",
-)
+pytestmark = requires_chromium
 
 
 def free_port() -> int:
@@ -71,15 +56,11 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    for browser in launch():
         pg = browser.new_page()
         pg.goto(server + "/", wait_until="load")  # a browser asks for text/html: the page, by negotiation
         pg.wait_for_selector("body[data-ready='1']", state="attached", timeout=15000)
         yield pg
-        browser.close()
 
 
 def test_page_lists_the_corpus(page):
