@@ -69,33 +69,46 @@ def locate(fm, row: int) -> int:
 
 
 @njit(nogil=True, cache=True)
-def locate_range(fm, sp: int, ep: int) -> np.ndarray:
-    """Text positions of rows [sp, ep) (int64, in row order).
+def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray) -> None:
+    """`lf` of every row at once (prefetching walks, see wavelet.access_rank_many): symbols[k] and out[k]."""
+    wavelet.access_rank_many(fm[0], rows, symbols, out)
+    first_row, separator, primary = fm[1], fm[2][255], fm[4]
+    for k in range(rows.shape[0]):
+        c = symbols[k]
+        out[k] += first_row[c] - (1 if c == separator and rows[k] > primary else 0)
 
-    The LF walks of all rows advance in lockstep, one step each per round: consecutive steps are independent, so
-    the processor overlaps their cache misses instead of waiting for one walk at a time.
-    """
+
+@njit(nogil=True, cache=True)
+def locate_range(fm, sp: int, ep: int) -> np.ndarray:
+    """Text positions of rows [sp, ep) (int64, in row order): every row walks LF to a sampled row (every
+    sa_rate-th, and `primary`), all walks advancing together through `lf_many` so their cache misses overlap."""
     primary, rate = fm[4], fm[5]
     count = ep - sp
     out = np.empty(count, dtype=np.int64)
     rows = np.arange(sp, ep)
-    pending = np.arange(count)
-    live = count
+    live = np.arange(count)
+    current = np.empty(count, dtype=np.int64)
+    symbols = np.empty(count, dtype=np.int64)
+    moved = np.empty(count, dtype=np.int64)
+    remaining = count
     steps = 0
-    while live > 0:
+    while remaining > 0:
         kept = 0
-        for t in range(live):
-            k = pending[t]
+        for t in range(remaining):
+            k = live[t]
             row = rows[k]
             if row == primary:
                 out[k] = steps
             elif row % rate == 0:
                 out[k] = intvector.get(fm[7], fm[6], row // rate) + steps
             else:
-                _, rows[k] = lf(fm, row)
-                pending[kept] = k
+                live[kept] = k
+                current[kept] = row
                 kept += 1
-        live = kept
+        remaining = kept
+        lf_many(fm, current[:remaining], symbols[:remaining], moved[:remaining])
+        for t in range(remaining):
+            rows[live[t]] = moved[t]
         steps += 1
     return out
 
@@ -103,33 +116,42 @@ def locate_range(fm, sp: int, ep: int) -> np.ndarray:
 @njit(nogil=True, cache=True)
 def extract(fm, lo: int, hi: int) -> np.ndarray:
     """T[lo:hi] as uint8. Each stretch between two inverse-SA samples is rebuilt by walking LF back from the sample
-    after it; the stretches advance in lockstep (as in `locate_range`) so their cache misses overlap."""
+    after it; all stretches walk together through `lf_many`, so their cache misses overlap."""
     byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
     out = np.empty(hi - lo, dtype=np.uint8)
     if hi <= lo:
         return out
-    first = lo // rate + 1  # stretch k covers positions ((k - 1) * rate, k * rate], walked down from sample k
-    last = (hi + rate - 1) // rate
-    stretches = last - first + 1
+    first = lo // rate + 1  # stretch s covers positions ((first + s - 1) * rate, (first + s) * rate], read downwards
+    stretches = (hi + rate - 1) // rate - first + 1
     rows = np.empty(stretches, dtype=np.int64)
     pos = np.empty(stretches, dtype=np.int64)
     for s in range(stretches):
         k = first + s
         if k * rate >= n:
-            pos[s] = n
-            rows[s] = 0
+            pos[s], rows[s] = n, 0
         else:
-            pos[s] = k * rate
-            rows[s] = intvector.get(samples, width, k)
-    for _ in range(rate):
+            pos[s], rows[s] = k * rate, intvector.get(samples, width, k)
+    active = np.empty(stretches, dtype=np.int64)
+    current = np.empty(stretches, dtype=np.int64)
+    symbols = np.empty(stretches, dtype=np.int64)
+    moved = np.empty(stretches, dtype=np.int64)
+    while True:
+        live = 0
         for s in range(stretches):
+            if pos[s] > lo and pos[s] > (first + s - 1) * rate:
+                active[live] = s
+                current[live] = rows[s]
+                live += 1
+        if live == 0:
+            return out
+        lf_many(fm, current[:live], symbols[:live], moved[:live])
+        for t in range(live):
+            s = active[t]
             q = pos[s]
-            if q > lo and q > (first + s - 1) * rate:
-                c, rows[s] = lf(fm, rows[s])
-                if q <= hi:
-                    out[q - 1 - lo] = byte_of_symbol[c]
-                pos[s] = q - 1
-    return out
+            if q <= hi:
+                out[q - 1 - lo] = byte_of_symbol[symbols[t]]
+            rows[s] = moved[t]
+            pos[s] = q - 1
 
 
 @njit(nogil=True, cache=True)

@@ -77,7 +77,7 @@ def _scan(classes: np.ndarray, first: int, stop: int, ones: int, ptr: int) -> tu
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: int) -> tuple[int, int, int, int]:
+def find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: int) -> tuple[int, int, int, int]:
     """(ones before the chunk holding `pos`, that chunk's index, its offset's stream position, pos within it)."""
     q = pos // CHUNK_BITS
     sample = q // CHUNKS_PER_SAMPLE
@@ -90,7 +90,7 @@ def _find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _decode(classes, offsets, target: int, ptr: int) -> int:
+def decode(classes, offsets, target: int, ptr: int) -> int:
     k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
     return np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
 
@@ -104,10 +104,10 @@ def rank1(
 
     Precondition: 0 <= pos <= length of that bitvector.
     """
-    ones, target, ptr, r = _find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
+    ones, target, ptr, r = find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
     if r == 0:  # nothing of the chunk counts; it may even lie past the end
         return ones
-    return ones + POPCOUNT[_decode(classes, offsets, target, ptr) & ((1 << r) - 1)]
+    return ones + POPCOUNT[decode(classes, offsets, target, ptr) & ((1 << r) - 1)]
 
 
 @njit(nogil=True, cache=True)
@@ -115,8 +115,8 @@ def access_rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
 ) -> tuple[int, int]:
     """(bit at `pos`, ones in bits [0, pos)). Precondition: 0 <= pos < length of the bitvector."""
-    ones, target, ptr, r = _find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
-    value = _decode(classes, offsets, target, ptr)
+    ones, target, ptr, r = find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
+    value = decode(classes, offsets, target, ptr)
     return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)]
 
 

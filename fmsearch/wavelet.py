@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from fmsearch import plainbits, rrr
+from fmsearch.prefetch import prefetch
 
 BLOCK_BITS = 16
 BLOCK = 1 << BLOCK_BITS
@@ -341,3 +342,86 @@ def access_rank(wt, i: int) -> tuple[int, int]:
         depth += 1
     c = np.int64(leaf_symbols[b, levels[b, depth, 3] + prefix - levels[b, depth, 0]])
     return c, np.int64(before[b, c]) + pos
+
+
+@njit(nogil=True, cache=True)
+def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarray) -> None:
+    """access_rank for every row of `rows`, into `symbols` and `ranks` (int64 arrays of the same length).
+
+    All walks advance one tree level at a time, in phases: first every walk's node row is prefetched, then its
+    bitvector lines, then (RRR) its offset word, and only then is each one read. A single walk is a chain of
+    dependent cache misses; this way the misses of independent walks overlap (locate and extract walk many rows).
+    Precondition: every row < len(seq).
+    """
+    before, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = (
+        wt[0],
+        wt[3],
+        wt[4],
+        wt[5],
+        wt[6],
+        wt[7],
+        wt[8],
+        wt[9],
+        wt[10],
+    )
+    plain = lines.shape[0] > 0
+    flat_nodes = nodes.reshape(-1)
+    count = rows.shape[0]
+    blocks = rows >> BLOCK_BITS
+    pos = rows & (BLOCK - 1)
+    prefix = np.zeros(count, dtype=np.int64)
+    node = np.zeros(count, dtype=np.int64)
+    first = np.zeros(count, dtype=np.int64)
+    sample = np.zeros(count, dtype=np.int64)
+    ptr = np.zeros(count, dtype=np.int64)
+    target = np.zeros(count, dtype=np.int64)
+    ones = np.zeros(count, dtype=np.int64)
+    live = np.arange(count)
+    remaining = count
+    depth = 0
+    while remaining > 0:
+        kept = 0
+        for t in range(remaining):  # leaves are done; the others' node rows are fetched
+            k = live[t]
+            b = blocks[k]
+            p = prefix[k]
+            if p < levels[b, depth, 1]:
+                c = np.int64(leaf_symbols[b, levels[b, depth, 3] + p - levels[b, depth, 0]])
+                symbols[k] = c
+                ranks[k] = np.int64(before[b, c]) + pos[k]
+                continue
+            node[k] = block_base[b, 0] + levels[b, depth, 2] + p - levels[b, depth, 1]
+            prefetch(flat_nodes, 3 * node[k])
+            live[kept] = k
+            kept += 1
+        remaining = kept
+        for t in range(remaining):  # bitvector lines
+            k = live[t]
+            b = blocks[k]
+            first[k] = block_base[b, 1] + nodes[node[k], 0]
+            if plain:
+                prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
+            else:
+                sample[k] = block_base[b, 2] + nodes[node[k], 1]
+                ptr[k] = block_base[b, 3] + nodes[node[k], 2]
+                q = pos[k] // rrr.CHUNK_BITS
+                prefetch(directory, sample[k] + q // rrr.CHUNKS_PER_SAMPLE)
+                prefetch(classes, (first[k] + (q // rrr.CHUNKS_PER_SAMPLE) * rrr.CHUNKS_PER_SAMPLE) >> 1)
+                prefetch(classes, (first[k] + q) >> 1)
+        if not plain:
+            for t in range(remaining):  # RRR: the offset word, once the class scan has found it
+                k = live[t]
+                ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
+                prefetch(offsets, ptr[k] >> 6)
+        for t in range(remaining):
+            k = live[t]
+            if plain:
+                bit, below = plainbits.access_rank1(lines, first[k], pos[k])
+            else:
+                r = pos[k] % rrr.CHUNK_BITS
+                value = rrr.decode(classes, offsets, target[k], ptr[k])
+                bit = (value >> r) & 1
+                below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
+            pos[k] = below if bit else pos[k] - below
+            prefix[k] = 2 * prefix[k] + bit
+        depth += 1

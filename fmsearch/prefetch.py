@@ -1,0 +1,36 @@
+"""A software prefetch for numba kernels: ask the processor to start loading an array element into cache.
+
+Walks over a wavelet tree are chains of dependent cache misses; advancing many independent walks in lockstep and
+prefetching each one's next lines before touching any of them lets those misses overlap.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """prefetch(array, i): a hint to load the cache line of array[i] (1-D); never faults, returns nothing."""
+    if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
+        return None
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):
+        arytype = signature.args[0]
+        ary = context.make_array(arytype)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = cgutils.get_item_pointer(context, builder, arytype, ary, [index], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        # read access, high temporal locality, data cache
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
