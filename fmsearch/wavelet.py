@@ -425,3 +425,93 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
             pos[k] = below if bit else pos[k] - below
             prefix[k] = 2 * prefix[k] + bit
         depth += 1
+
+
+@njit(nogil=True, cache=True)
+def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray) -> None:
+    """out[k] = rank(symbols[k], positions[k]) for every k, all walks advancing together level by level with the
+    next lines of every walk prefetched before any is read (as in access_rank_many). Backward search over many
+    patterns (or the two ends of one interval) asks for such batches. Precondition as for `rank`."""
+    before, leaf_index, code_len, levels, block_base, nodes, classes, offsets, directory, lines = (
+        wt[0],
+        wt[1],
+        wt[2],
+        wt[3],
+        wt[5],
+        wt[6],
+        wt[7],
+        wt[8],
+        wt[9],
+        wt[10],
+    )
+    plain = lines.shape[0] > 0
+    sigma = before.shape[1]
+    flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
+    count = positions.shape[0]
+    blocks = positions >> BLOCK_BITS
+    pos = positions & (BLOCK - 1)
+    for k in range(count):
+        prefetch(flat_before, blocks[k] * sigma + symbols[k])
+        prefetch(flat_len, blocks[k] * sigma + symbols[k])
+    length = np.zeros(count, dtype=np.int64)
+    code = np.zeros(count, dtype=np.int64)
+    node = np.zeros(count, dtype=np.int64)
+    first = np.zeros(count, dtype=np.int64)
+    sample = np.zeros(count, dtype=np.int64)
+    ptr = np.zeros(count, dtype=np.int64)
+    target = np.zeros(count, dtype=np.int64)
+    ones = np.zeros(count, dtype=np.int64)
+    live = np.zeros(count, dtype=np.int64)
+    remaining = 0
+    for k in range(count):
+        b, c = blocks[k], symbols[k]
+        out[k] = np.int64(before[b, c])
+        length[k] = np.int64(code_len[b, c])
+        if length[k] == ABSENT or pos[k] == 0:
+            continue
+        code[k] = levels[b, length[k], 0] + np.int64(leaf_index[b, c]) - levels[b, length[k], 3]
+        live[remaining] = k
+        remaining += 1
+    depth = 0
+    while remaining > 0:
+        kept = 0
+        for t in range(remaining):  # finished walks leave; the others' node rows are fetched
+            k = live[t]
+            if depth == length[k] or pos[k] == 0:
+                out[k] += pos[k]
+                continue
+            b = blocks[k]
+            node[k] = block_base[b, 0] + levels[b, depth, 2] + (code[k] >> (length[k] - depth)) - levels[b, depth, 1]
+            prefetch(flat_nodes, 3 * node[k])
+            live[kept] = k
+            kept += 1
+        remaining = kept
+        for t in range(remaining):  # bitvector lines
+            k = live[t]
+            b = blocks[k]
+            first[k] = block_base[b, 1] + nodes[node[k], 0]
+            if plain:
+                prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
+            else:
+                sample[k] = block_base[b, 2] + nodes[node[k], 1]
+                ptr[k] = block_base[b, 3] + nodes[node[k], 2]
+                q = pos[k] // rrr.CHUNK_BITS
+                prefetch(directory, sample[k] + q // rrr.CHUNKS_PER_SAMPLE)
+                prefetch(classes, (first[k] + (q // rrr.CHUNKS_PER_SAMPLE) * rrr.CHUNKS_PER_SAMPLE) >> 1)
+                prefetch(classes, (first[k] + q) >> 1)
+        if not plain:
+            for t in range(remaining):  # RRR: the offset word, once the class scan has found it
+                k = live[t]
+                ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
+                prefetch(offsets, ptr[k] >> 6)
+        for t in range(remaining):
+            k = live[t]
+            if plain:
+                below = plainbits.rank1(lines, first[k], pos[k])
+            else:
+                r = pos[k] % rrr.CHUNK_BITS
+                below = ones[k]
+                if r:
+                    below += rrr.POPCOUNT[rrr.decode(classes, offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+            pos[k] = below if (code[k] >> (length[k] - 1 - depth)) & 1 else pos[k] - below
+        depth += 1

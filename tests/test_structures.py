@@ -153,6 +153,16 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     )
     expected = np.stack([np.bincount(seq[:p], minlength=sigma) for p in positions])
     assert np.array_equal(_all_ranks(wt, n, sigma, positions), expected)
+    # The batched, prefetching walks give the same answers as one walk at a time.
+    many_symbols, many_ranks = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    rows = rng.permutation(n)
+    wavelet.access_rank_many(wt, rows, many_symbols, many_ranks)
+    assert np.array_equal(many_symbols, symbols[rows]) and np.array_equal(many_ranks, ranks[rows])
+    batch_symbols = np.repeat(np.arange(sigma), len(positions))
+    batch_positions = np.tile(positions, sigma)
+    batched = np.zeros(len(batch_positions), dtype=np.int64)
+    wavelet.rank_many(wt, batch_symbols, batch_positions, batched)
+    assert np.array_equal(batched.reshape(sigma, -1).T, expected)
     pairs = [(int(a), int(b)) for a, b in zip(positions[:-1], positions[1:], strict=True)]
     for c in range(min(sigma, 5)):
         for i, j in pairs:
