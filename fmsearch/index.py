@@ -275,6 +275,7 @@ class FMIndex:
 
     def warm(self) -> None:
         """Compile / load every kernel once (numba caches them on disk), so the first query is fast."""
+        self.count(b"a")
         self.count_many([b"a"])
         self.find(b"e", limit=1)
         self.extract(0, 0, min(1, self.document_length(0)))
