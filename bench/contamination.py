@@ -1,6 +1,6 @@
 """Contamination scoring speed: the kernel-backed scorer against a per-window `count()` loop, same entries, same run.
 
-Data: a shard of the corpus (default /tmp/corpus200/corpus.jsonl, the 200 MB corpus of shared/corpus/make_corpus.py;
+Data: a shard of the corpus given with --corpus (e.g. the 200 MB corpus of shared/corpus/make_corpus.py;
 `--mb` keeps only the first MB of it), built once under --index-dir. Benchmark: --entries entries (default 1,000),
 seeded: 10% dirty (verbatim slices of corpus documents), 10% suspicious (slices whose words are replaced in runs,
 about half of them), the rest clean (word salad: corpus words in random order, so short windows still match by
@@ -107,7 +107,7 @@ def per_window_loop(idx, texts: list[str]) -> list[tuple[int, int, str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=Path("/tmp/corpus200/corpus.jsonl"))
+    ap.add_argument("--corpus", type=Path, required=True, help="JSON-lines corpus (e.g. from make_corpus.py)")
     ap.add_argument("--mb", type=float, default=200.0, help="use the first MB of the corpus")
     ap.add_argument("--entries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=5)
