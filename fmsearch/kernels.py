@@ -96,19 +96,6 @@ def lf(fm, row: int) -> tuple[int, int]:
 
 
 @njit(nogil=True, cache=True)
-def locate(fm, row: int) -> int:
-    """Text position of the suffix of `row`: walk LF to a sampled row (every sa_rate-th, and `primary`)."""
-    primary, rate = fm[4], fm[5]
-    steps = 0
-    while row != primary and row % rate != 0:
-        _, row = lf(fm, row)
-        steps += 1
-    if row == primary:
-        return steps
-    return intvector.get(fm[7], fm[6], row // rate) + steps
-
-
-@njit(nogil=True, cache=True)
 def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray) -> None:
     """`lf` of every row at once (prefetching walks, see wavelet.access_rank_many): symbols[k] and out[k]."""
     wavelet.access_rank_many(fm[0], rows, symbols, out)
