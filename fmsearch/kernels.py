@@ -96,9 +96,9 @@ def lf(fm, row: int) -> tuple[int, int]:
 
 
 @njit(nogil=True, cache=True)
-def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray) -> None:
+def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
     """`lf` of every row at once (prefetching walks, see wavelet.access_rank_many): symbols[k] and out[k]."""
-    wavelet.access_rank_many(fm[0], rows, symbols, out)
+    wavelet.access_rank_many(fm[0], rows, symbols, out, work)
     first_row, separator, primary = fm[1], fm[2][255], fm[4]
     for k in range(rows.shape[0]):
         c = symbols[k]
@@ -117,6 +117,7 @@ def locate_range(fm, sp: int, ep: int) -> np.ndarray:
     current = np.empty(count, dtype=np.int64)
     symbols = np.empty(count, dtype=np.int64)
     moved = np.empty(count, dtype=np.int64)
+    work = np.empty((wavelet.WORK_ROWS, max(count, 1)), dtype=np.int64)
     remaining = count
     steps = 0
     while remaining > 0:
@@ -133,7 +134,7 @@ def locate_range(fm, sp: int, ep: int) -> np.ndarray:
                 current[kept] = row
                 kept += 1
         remaining = kept
-        lf_many(fm, current[:remaining], symbols[:remaining], moved[:remaining])
+        lf_many(fm, current[:remaining], symbols[:remaining], moved[:remaining], work)
         for t in range(remaining):
             rows[live[t]] = moved[t]
         steps += 1
@@ -162,6 +163,7 @@ def extract(fm, lo: int, hi: int) -> np.ndarray:
     current = np.empty(stretches, dtype=np.int64)
     symbols = np.empty(stretches, dtype=np.int64)
     moved = np.empty(stretches, dtype=np.int64)
+    work = np.empty((wavelet.WORK_ROWS, stretches), dtype=np.int64)
     while True:
         live = 0
         for s in range(stretches):
@@ -171,7 +173,7 @@ def extract(fm, lo: int, hi: int) -> np.ndarray:
                 live += 1
         if live == 0:
             return out
-        lf_many(fm, current[:live], symbols[:live], moved[:live])
+        lf_many(fm, current[:live], symbols[:live], moved[:live], work)
         for t in range(live):
             s = active[t]
             q = pos[s]

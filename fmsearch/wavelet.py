@@ -344,9 +344,19 @@ def access_rank(wt, i: int) -> tuple[int, int]:
     return c, np.int64(before[b, c]) + pos
 
 
+WORK_ROWS = 10
+
+
+def workspace(count: int) -> np.ndarray:
+    """Scratch space for `access_rank_many` over up to `count` rows."""
+    return np.empty((WORK_ROWS, max(count, 1)), dtype=np.int64)
+
+
 @njit(nogil=True, cache=True)
-def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarray) -> None:
-    """access_rank for every row of `rows`, into `symbols` and `ranks` (int64 arrays of the same length).
+def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarray, work: np.ndarray) -> None:
+    """access_rank for every row of `rows`, into `symbols` and `ranks` (int64 arrays of the same length); `work`
+    is scratch space from `workspace(len(rows))` or larger, which callers reuse across calls (allocating it per
+    call would cost as much as a short walk).
 
     All walks advance one tree level at a time, in phases: first every walk's node row is prefetched, then its
     bitvector lines, then (RRR) its offset word, and only then is each one read. A single walk is a chain of
@@ -367,16 +377,23 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     plain = lines.shape[0] > 0
     flat_nodes = nodes.reshape(-1)
     count = rows.shape[0]
-    blocks = rows >> BLOCK_BITS
-    pos = rows & (BLOCK - 1)
-    prefix = np.zeros(count, dtype=np.int64)
-    node = np.zeros(count, dtype=np.int64)
-    first = np.zeros(count, dtype=np.int64)
-    sample = np.zeros(count, dtype=np.int64)
-    ptr = np.zeros(count, dtype=np.int64)
-    target = np.zeros(count, dtype=np.int64)
-    ones = np.zeros(count, dtype=np.int64)
-    live = np.arange(count)
+    blocks, pos, prefix, node, first, sample, ptr, target, ones, live = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+        work[5],
+        work[6],
+        work[7],
+        work[8],
+        work[9],
+    )
+    for k in range(count):
+        blocks[k] = rows[k] >> BLOCK_BITS
+        pos[k] = rows[k] & (BLOCK - 1)
+        prefix[k] = 0
+        live[k] = k
     remaining = count
     depth = 0
     while remaining > 0:

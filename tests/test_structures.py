@@ -156,7 +156,7 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     # The batched, prefetching walks give the same answers as one walk at a time.
     many_symbols, many_ranks = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     rows = rng.permutation(n)
-    wavelet.access_rank_many(wt, rows, many_symbols, many_ranks)
+    wavelet.access_rank_many(wt, rows, many_symbols, many_ranks, wavelet.workspace(n))
     assert np.array_equal(many_symbols, symbols[rows]) and np.array_equal(many_ranks, ranks[rows])
     batch_symbols = np.repeat(np.arange(sigma), len(positions))
     batch_positions = np.tile(positions, sigma)
