@@ -164,13 +164,15 @@ def start_server(shard: Path, port: int) -> subprocess.Popen:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shard", type=Path, required=True, help="shard directory (built from --corpus when missing)")
+    ap.add_argument(
+        "--shard", type=Path, required=True, help="shard or catalog dir (a shard is built from --corpus if missing)"
+    )
     ap.add_argument("--corpus", type=Path, help="JSONL corpus to build the shard from when it does not exist")
     ap.add_argument("--seconds", type=float, default=30.0, help="duration of each level (bounded)")
     ap.add_argument("--levels", default="1,8,32", help="concurrent clients per level")
     ap.add_argument("--query-bytes", type=int, default=50)
     args = ap.parse_args()
-    if not (args.shard / "manifest.json").exists():
+    if not (args.shard / "manifest.json").exists() and not (args.shard / "catalog.json").exists():
         if args.corpus is None:
             raise SystemExit(f"{args.shard} holds no index; give --corpus to build one")
         print(f"building {args.shard} from {args.corpus} ...", flush=True)
