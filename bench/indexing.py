@@ -112,6 +112,8 @@ def main() -> None:
         print(json.dumps(run_one(args.run_one, args.corpus, args.out, args.text_bytes)))
         return
 
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="fmsearch-bench-", dir=args.out_dir))
     try:
         corpus = _prefix(args.corpus, args.mb, work)
