@@ -8,14 +8,13 @@ a shard's manifest (fmsearch/storage.py): written through a temporary file, fsyn
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
+from fmsearch import storage
 from fmsearch.errors import ChecksumMismatch, IndexFormatError, UnsupportedVersion
 
 CATALOG = "catalog.json"
@@ -26,35 +25,13 @@ FORMAT_VERSION = 1
 SHARDS_DIR = "shards"
 
 
-def _digest(body: dict[str, Any], key: str) -> str:
-    return xxhash.xxh3_128(json.dumps({k: v for k, v in body.items() if k != key}, sort_keys=True).encode()).hexdigest()
-
-
 def _checksum_key(kind: str) -> str:
     return kind.removeprefix("fmsearch-") + "_xxh3_128"
 
 
 def write_checked_json(path: Path, body: dict[str, Any], kind: str) -> dict[str, Any]:
-    """Write `body` with kind, version and self-checksum through a temp file + fsync + atomic rename."""
-    path = Path(path)
-    key = _checksum_key(kind)
-    body = dict(body, magic=kind, format_version=FORMAT_VERSION)
-    body[key] = _digest(body, key)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(body, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return body
+    """Write `body` with kind, version and self-checksum atomically (see storage.write_checked_json)."""
+    return storage.write_checked_json(path, body, kind=kind, version=FORMAT_VERSION, key=_checksum_key(kind))
 
 
 def read_checked_json(path: Path, kind: str) -> dict[str, Any]:
@@ -74,7 +51,7 @@ def read_checked_json(path: Path, kind: str) -> dict[str, Any]:
             f"version {FORMAT_VERSION}; use a matching fmsearch"
         )
     key = _checksum_key(kind)
-    if body.get(key) != _digest(body, key):
+    if body.get(key) != storage.json_digest(body, key):
         raise ChecksumMismatch(f"{path}: checksum mismatch (edited or damaged); rerun `fmsearch index` to rewrite it")
     return body
 

@@ -72,22 +72,38 @@ def write_array(directory: Path, name: str, array: np.ndarray) -> dict[str, Any]
     }
 
 
-def _manifest_digest(manifest: dict[str, Any]) -> str:
-    body = {k: v for k, v in manifest.items() if k != "manifest_xxh3_128"}
-    return xxhash.xxh3_128(json.dumps(body, sort_keys=True).encode()).hexdigest()
+MANIFEST_CHECKSUM = "manifest_xxh3_128"
+
+
+def json_digest(body: dict[str, Any], key: str) -> str:
+    """Checksum of a JSON document without its own checksum field `key`."""
+    return xxhash.xxh3_128(json.dumps({k: v for k, v in body.items() if k != key}, sort_keys=True).encode()).hexdigest()
+
+
+def write_checked_json(path: Path, body: dict[str, Any], *, kind: str, version: int, key: str) -> dict[str, Any]:
+    """Write `body` stamped with its kind, format version and self-checksum (field `key`) through a temporary file,
+    fsync and an atomic replace: readers see the old file or the new one, never a mix. Returns what was written."""
+    path = Path(path)
+    body = dict(body, magic=kind, format_version=version)
+    body[key] = json_digest(body, key)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(body, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return body
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest through a temporary file and an atomic replace (the last write of a build)."""
-    manifest = dict(manifest, magic=MANIFEST_KIND, format_version=FORMAT_VERSION)
-    manifest["manifest_xxh3_128"] = _manifest_digest(manifest)
-    tmp = directory / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / MANIFEST)
-    _fsync_dir(directory)
+    """Write the manifest (the last write of a build)."""
+    write_checked_json(
+        Path(directory) / MANIFEST, manifest, kind=MANIFEST_KIND, version=FORMAT_VERSION, key=MANIFEST_CHECKSUM
+    )
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -113,7 +129,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"{directory}: index format version {version} is not supported by this fmsearch, which reads version "
             f"{FORMAT_VERSION}; rebuild the index with this version or use a matching fmsearch"
         )
-    if manifest.get("manifest_xxh3_128") != _manifest_digest(manifest):
+    if manifest.get(MANIFEST_CHECKSUM) != json_digest(manifest, MANIFEST_CHECKSUM):
         raise ChecksumMismatch(f"{path}: manifest checksum mismatch; the index is damaged: rebuild it")
     return manifest
 
