@@ -95,23 +95,30 @@ def test_four_shards_on_ray_answer_like_the_oracle(clean, corpus):
 
 
 def test_killed_worker_is_retried_and_the_catalog_equals_a_clean_build(clean, corpus, tmp_path):
-    starts: list[tuple[str, int]] = []
-    killed: list[str] = []
+    # The driver hears of a start when it next polls, so a small build may already be over when the kill lands and
+    # the killed worker is idle: then nothing needs a retry. Such an attempt must still give a clean catalog; the
+    # retry itself is checked on the first attempt whose kill caught a running build.
+    for attempt in range(4):
+        starts: list[tuple[str, int]] = []
+        killed: list[str] = []
 
-    def kill_first(name: str, pid: int) -> None:
-        starts.append((name, pid))
-        if not killed:
-            killed.append(name)
-            os.kill(pid, signal.SIGKILL)  # the Ray worker this test's Ray started for the build
+        def kill_first(name: str, pid: int, starts=starts, killed=killed) -> None:
+            starts.append((name, pid))
+            if not killed:
+                killed.append(name)
+                os.kill(pid, signal.SIGKILL)  # the Ray worker this test's Ray started for the build
 
-    result = run_job(corpus["sources"], tmp_path / "cat", shard_size=SHARD_BYTES, on_started=kill_first)
-    assert len(result.built) == 4
+        out = tmp_path / f"cat-{attempt}"
+        result = run_job(corpus["sources"], out, shard_size=SHARD_BYTES, on_started=kill_first)
+        assert len(result.built) == 4
+        assert _content(out) == _content(clean["out"])
+        assert verify_catalog(out) == []
+        names = [name for name, _ in starts]
+        if len(names) > len(set(names)):
+            break
     # The task the killed worker was running (that worker may have finished another shard before) was retried:
     # exactly one shard started twice, every other once.
-    names = [name for name, _ in starts]
-    assert sorted(names.count(s) for s in set(names)) == [1, 1, 1, 2]
-    assert _content(tmp_path / "cat") == _content(clean["out"])
-    assert verify_catalog(tmp_path / "cat") == []
+    assert sorted(names.count(s) for s in set(names)) == [1, 1, 1, 2], "no attempt's kill caught a running build"
 
 
 def test_interrupted_driver_rerun_resumes_without_rebuilding(clean, corpus, tmp_path):
