@@ -43,6 +43,24 @@ def encode_query(query: Query, max_bytes: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
+def check_page(limit: int, offset: int) -> None:
+    """A page of hits is `limit` hits from `offset`: both non-negative integers (bool is not a number here)."""
+    for name, value in (("limit", limit), ("offset", offset)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidQuery(f"{name} must be a non-negative integer, not {value!r}")
+
+
+def check_doc_id(doc_id: int, num_documents: int, what: str) -> None:
+    """A document id is an integer in [0, num_documents) of the index or catalog (`what`)."""
+    if not isinstance(doc_id, int | np.integer) or isinstance(doc_id, bool):
+        raise InvalidDocument(f"document id must be an integer, not {type(doc_id).__name__}")
+    if not 0 <= doc_id < num_documents:
+        raise InvalidDocument(
+            f"document id {doc_id} is out of range: this {what} has {num_documents} documents "
+            f"(ids 0..{num_documents - 1})"
+        )
+
+
 def _char_start(data: bytes, i: int) -> int:
     """Move i back to the first byte of the UTF-8 character it falls in."""
     while 0 < i < len(data) and (data[i] & 0xC0) == 0x80:
@@ -137,10 +155,7 @@ class FMIndex:
     def locate(self, query: Query, limit: int = 10, offset: int = 0) -> tuple[int, np.ndarray]:
         """(total, text positions of occurrences offset..offset+limit in suffix order). Positions are in the
         concatenated text; `find` turns them into (document, offset). Cost: about sa_rate LF steps per hit."""
-        if not isinstance(limit, int) or limit < 0:
-            raise InvalidQuery(f"limit must be a non-negative integer, not {limit!r}")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidQuery(f"offset must be a non-negative integer, not {offset!r}")
+        check_page(limit, offset)
         sp, ep = self._interval(query)
         total = ep - sp
         lo = min(sp + offset, ep)
@@ -171,13 +186,7 @@ class FMIndex:
     # -- documents -------------------------------------------------------------------------------------------------
 
     def _check_doc(self, doc_id: int) -> None:
-        if not isinstance(doc_id, int | np.integer) or isinstance(doc_id, bool):
-            raise InvalidDocument(f"document id must be an integer, not {type(doc_id).__name__}")
-        if not 0 <= doc_id < self.num_documents:
-            raise InvalidDocument(
-                f"document id {doc_id} is out of range: this index has {self.num_documents} "
-                f"documents (ids 0..{self.num_documents - 1})"
-            )
+        check_doc_id(doc_id, self.num_documents, "index")
 
     def document_length(self, doc_id: int) -> int:
         """Length in bytes of a document's UTF-8 text."""

@@ -21,7 +21,7 @@ import numpy as np
 from fmsearch import storage
 from fmsearch.catalog import read_catalog
 from fmsearch.errors import IndexFormatError, InvalidDocument, InvalidQuery
-from fmsearch.index import DEFAULT_MAX_QUERY_BYTES, FMIndex, Query, encode_query
+from fmsearch.index import DEFAULT_MAX_QUERY_BYTES, FMIndex, Query, check_doc_id, check_page, encode_query
 from fmsearch.results import Document, FindResult, Hit, Snippet
 
 T = TypeVar("T")
@@ -60,13 +60,7 @@ class CatalogIndex:
         return list(self._pool.map(fn, items))
 
     def _locate_doc(self, doc_id: int) -> tuple[FMIndex, int]:
-        if not isinstance(doc_id, int | np.integer) or isinstance(doc_id, bool):
-            raise InvalidDocument(f"document id must be an integer, not {type(doc_id).__name__}")
-        if not 0 <= doc_id < self.num_documents:
-            raise InvalidDocument(
-                f"document id {doc_id} is out of range: this catalog has {self.num_documents} "
-                f"documents (ids 0..{self.num_documents - 1})"
-            )
+        check_doc_id(doc_id, self.num_documents, "catalog")
         k = bisect_right(self._firsts, int(doc_id)) - 1
         return self._shards[k], int(doc_id) - self._firsts[k]
 
@@ -95,10 +89,7 @@ class CatalogIndex:
     def find(self, query: Query, limit: int = 10, offset: int = 0) -> FindResult:
         """Total occurrences and hits offset..offset+limit with global doc ids. Order: shard by shard in catalog
         order, and inside a shard in suffix order; pages are cut from that sequence, so they cross shard borders."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise InvalidQuery(f"limit must be a non-negative integer, not {limit!r}")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidQuery(f"offset must be a non-negative integer, not {offset!r}")
+        check_page(limit, offset)
         self._check(query)
         counts = self._map(lambda shard: shard.count(query))
         total = sum(counts)
