@@ -2,7 +2,10 @@
 core's single-shard build (`fmsearch.build_index`, no Ray) measured in the same run, on the same JSON lines corpus
 (the 200 MB corpus of shared/corpus/make_corpus.py, or its first --mb megabytes).
 
-Questions: do 2 workers give >= 1.8x the throughput of 1 (target)? Is the job's overhead over the core's build
+Questions: do 2 workers give >= 1.8x the throughput of 1 (target), and how much does this machine allow: the run
+`halves` builds the corpus's two halves with `build_index` in two fresh processes, one after the other and then both
+at once (no Ray), so its ratio is the ceiling any job can reach here (two vCPUs that are one core's hyperthreads, or
+a shared memory bus, give less than 2x)? Is the job's overhead over the core's build
 (planning pass, Ray start, task dispatch, verification, catalog) <= 10% of the build time? Does the driver's memory
 stay flat (it streams; no corpus in memory)? Each configuration runs in a fresh process, so that its peak RSS is its
 own; the driver's RSS is the job process's (Ray workers are separate processes; their peak is in the manifests).
@@ -29,7 +32,36 @@ RUNS = {  # name -> (shards, workers); "core" is the plain single-shard build
     "4x1": (4, 1),
     "4x2": (4, 2),
     "20x2": (20, 2),  # small shards: suffix sorting is superlinear and cache-bound, so many small shards build faster
+    "halves": (2, 0),  # the machine's ceiling for 2 workers: two core builds at once vs one after the other
 }
+BUILD_ONE = "import sys, fmsearch; fmsearch.build_index(sys.argv[1], sys.argv[2])"
+
+
+def _split_halves(corpus: Path, text_bytes: int, work: Path) -> list[Path]:
+    """The corpus's lines as two files of about equal text bytes."""
+    halves = [work / "half-0.jsonl", work / "half-1.jsonl"]
+    written = 0
+    with open(corpus, "rb") as src, open(halves[0], "wb") as first, open(halves[1], "wb") as second:
+        for line in src:
+            if not line.strip():
+                continue
+            (first if written < text_bytes // 2 else second).write(line)
+            written += len(json.loads(line)["text"].encode()) + 1
+    return halves
+
+
+def _build_processes(halves: list[Path], out: Path, together: bool) -> float:
+    """Wall seconds to build each half in its own fresh process, all at once or one after the other."""
+    started = time.perf_counter()
+    procs = []
+    for k, half in enumerate(halves):
+        proc = subprocess.Popen([sys.executable, "-c", BUILD_ONE, str(half), str(out / f"{k}-{together}")])
+        if not together and proc.wait() != 0:
+            raise SystemExit(f"building {half} failed")
+        procs.append(proc)
+    if any(proc.wait() != 0 for proc in procs):
+        raise SystemExit("building the halves failed")
+    return time.perf_counter() - started
 
 
 def _prefix(corpus: Path, mb: float | None, work: Path) -> Path:
@@ -75,6 +107,24 @@ def run_one(kind: str, corpus: Path, out: Path, text_bytes: int) -> dict:
             "driver_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "worker_rss": summary.peak_rss_bytes,
             "build_sum": wall,
+        }
+    if kind == "halves":
+        out.mkdir(parents=True)
+        halves = _split_halves(corpus, text_bytes, out)
+        one_after_other = _build_processes(halves, out, together=False)
+        wall = _build_processes(halves, out, together=True)
+        manifests = [json.loads(p.read_text()) for p in out.glob("*-True/manifest.json")]
+        return {
+            "wall": wall,
+            "build": wall,
+            "sequential": one_after_other,
+            "plan": 0.0,
+            "ray_start": 0.0,
+            "shards": 2,
+            "index_bytes": sum(m["index_bytes"] for m in manifests),
+            "driver_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "worker_rss": max(m["build"]["peak_rss_bytes"] for m in manifests),
+            "build_sum": sum(m["build"]["seconds"] for m in manifests),
         }
     from indexing.job import run_job
 
@@ -160,6 +210,7 @@ def _report(rows: dict, mb: float) -> None:
         "4x1": "job: 4 shards, 1 worker",
         "4x2": "job: 4 shards, 2 workers",
         "20x2": "job: 20 shards, 2 workers",
+        "halves": "core build_index x2 processes at once, no Ray",
     }
     table = Table(title=f"indexing {mb:,.1f} MB of text")
     for col in (
@@ -195,6 +246,12 @@ def _report(rows: dict, mb: float) -> None:
     if "4x1" in rows and "4x2" in rows:
         speedup = rows["4x1"]["wall"] / rows["4x2"]["wall"]
         console.print(f"2 workers vs 1 (4 shards): {speedup:.2f}x throughput (target >= 1.8x)")
+    if "halves" in rows:
+        ceiling = rows["halves"]["sequential"] / rows["halves"]["wall"]
+        console.print(
+            f"this machine's ceiling: 2 builds at once vs one after the other (no Ray): {ceiling:.2f}x "
+            f"({rows['halves']['sequential']:.1f} s -> {rows['halves']['wall']:.1f} s)"
+        )
     if "1x1" in rows and "4x2" in rows:
         console.print(f"4 shards on 2 workers vs 1 shard on 1 worker: {rows['1x1']['wall'] / rows['4x2']['wall']:.2f}x")
     if "core" in rows and "1x1" in rows:

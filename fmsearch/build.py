@@ -1,7 +1,9 @@
 """Build one shard: documents -> text -> suffix array -> BWT and samples -> wavelet tree -> published directory.
 
 Memory: the text (n bytes) and the suffix array (4n) are the peak; the BWT is streamed to a scratch file while
-both are alive and read back after they are freed, so the peak stays near 5n plus the input's metadata.
+both are alive and read back after they are freed, so the peak stays near 5n plus the input's metadata. The stages up
+to the BWT use numpy only: numba (about 60 MB resident once imported) is loaded for the wavelet tree, after the text
+and the suffix array are freed, so it never adds to the peak.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from typing import Any
 
 import numpy as np
 import pydivsufsort
-from numba import njit
 
-from fmsearch import intvector, storage, wavelet
+from fmsearch import storage
 from fmsearch.errors import InputError
 from fmsearch.presets import Preset, get_preset
 from fmsearch.results import BuildSummary
@@ -29,9 +30,9 @@ from fmsearch.sources import RecordReport, read_documents
 
 SEPARATOR = 0xFF  # precedes every document; never occurs in UTF-8, so no match spans two documents
 MAX_TEXT_BYTES = 2**31 - 2  # 32-bit suffix array (format 1); larger corpora are split into shards
-CHUNK = 1 << 22
-INDEX_ARRAYS = (
-    *wavelet.ARRAY_NAMES,
+CHUNK = 1 << 20
+# The index's arrays besides the wavelet tree's (wavelet.ARRAY_NAMES): alphabet tables, samples, document starts.
+TABLE_ARRAYS = (
     "first_row",
     "symbol_of_byte",
     "byte_of_symbol",
@@ -114,34 +115,29 @@ def _read_text(documents: Iterable[tuple[str, dict]], update) -> tuple[bytearray
     return text, starts, meta_blob, meta_offsets
 
 
-@njit(nogil=True, cache=True)
-def _bwt_chunk(text, sa, lo, out, sa_rate, sa_samples, isa_rate, isa_samples):
-    """Rows lo+1 .. lo+len(out) of the BWT into `out`, and the samples that fall in them."""
-    for k in range(out.shape[0]):
-        s = sa[lo + k]
-        row = lo + k + 1
-        out[k] = text[s - 1] if s > 0 else SEPARATOR
-        if row % sa_rate == 0:
-            sa_samples[row // sa_rate] = s
-        if s % isa_rate == 0:
-            isa_samples[s // isa_rate] = row
-
-
 def _bwt_and_samples(text: np.ndarray, sa: np.ndarray, sa_rate: int, isa_rate: int, scratch: Path):
-    """Write the BWT (n + 1 rows; row 0 is the empty suffix) to `scratch`; return the samples and `primary`."""
+    """Write the BWT (n + 1 rows; row 0 is the empty suffix) to `scratch`; return the ISA samples and `primary`.
+
+    Row r holds the byte before suffix sa[r - 1]; the suffix at 0 is preceded by the separator (`primary`). The SA
+    samples (every sa_rate-th row) are gathered in place at the front of `sa`, over entries already read, so that
+    they cost no memory while the text and the suffix array are alive: sa[j] is row j * sa_rate's suffix, j >= 1.
+    """
     n = text.shape[0]
-    sa_samples = np.zeros(n // sa_rate + 1, dtype=np.uint32)
-    sa_samples[0] = n
     isa_samples = np.zeros((n + isa_rate - 1) // isa_rate, dtype=np.uint32)
-    out = np.empty(CHUNK, dtype=np.uint8)
+    primary = int(np.argmin(sa)) + 1
     with open(scratch, "wb") as f:
         f.write(text[n - 1 : n].tobytes())
         for lo in range(0, n, CHUNK):
-            part = out[: min(CHUNK, n - lo)]
-            _bwt_chunk(text, sa, lo, part, sa_rate, sa_samples, isa_rate, isa_samples)
+            suffixes = sa[lo : lo + CHUNK]
+            part = text.take(suffixes - 1)
+            if lo < primary <= lo + suffixes.shape[0]:
+                part[primary - 1 - lo] = SEPARATOR
             f.write(part.tobytes())
-    primary = int(np.argmin(sa)) + 1
-    return sa_samples, isa_samples, primary
+            sampled = np.flatnonzero(suffixes % isa_rate == 0)
+            isa_samples[suffixes[sampled] // isa_rate] = sampled + (lo + 1)
+            first = -(lo + 1) % sa_rate  # the chunk's first row that is a multiple of sa_rate
+            sa[(lo + 1 + first) // sa_rate : (lo + suffixes.shape[0]) // sa_rate + 1] = suffixes[first::sa_rate]
+    return isa_samples, primary
 
 
 def build_index(
@@ -188,15 +184,19 @@ def build_index(
                 sa = pydivsufsort.divsufsort(text)
             scratch = tmp / "bwt.scratch"
             with stages.stage("bwt + samples"):
-                sa_samples, isa_samples, primary = _bwt_and_samples(text, sa, sa_rate, isa_rate, scratch)
-                del sa
+                isa_samples, primary = _bwt_and_samples(text, sa, sa_rate, isa_rate, scratch)
                 del text
-                text_buf = None  # noqa: F841 - frees the text before the BWT is loaded
+                text_buf = None  # noqa: F841 - frees the text before the samples are copied out and the BWT loaded
+                sa_samples = sa[: n // sa_rate + 1].astype(np.uint32)
+                sa_samples[0] = n  # row 0: the empty suffix
+                del sa
             present = np.nonzero(byte_counts)[0]
             symbol_of_byte = np.full(256, -1, dtype=np.int16)
             symbol_of_byte[present] = np.arange(present.shape[0])
             first_row = (1 + np.concatenate([[0], np.cumsum(byte_counts[present])[:-1]])).astype(np.int64)
             with stages.stage("wavelet tree"):
+                from fmsearch import intvector, wavelet
+
                 bwt = np.fromfile(scratch, dtype=np.uint8)
                 scratch.unlink()
                 lut = symbol_of_byte.astype(np.uint8)
@@ -216,10 +216,11 @@ def build_index(
                     meta_offsets=np.frombuffer(meta_offsets, dtype=np.uint64),
                     meta_blob=np.frombuffer(bytes(meta_blob), dtype=np.uint8),
                 )
+                index_arrays = (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS)
                 files = {
-                    name: storage.write_array(tmp, name, arrays[name]) for name in (*INDEX_ARRAYS, *METADATA_ARRAYS)
+                    name: storage.write_array(tmp, name, arrays[name]) for name in (*index_arrays, *METADATA_ARRAYS)
                 }
-                index_bytes = sum(files[name]["bytes"] for name in INDEX_ARRAYS)
+                index_bytes = sum(files[name]["bytes"] for name in index_arrays)
                 metadata_bytes = sum(files[name]["bytes"] for name in METADATA_ARRAYS)
                 seconds = time.perf_counter() - started
                 from fmsearch import __version__

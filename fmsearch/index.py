@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from fmsearch import kernels, storage, wavelet
-from fmsearch.build import INDEX_ARRAYS, METADATA_ARRAYS, SEPARATOR
+from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS
 from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.results import Document, FindResult, Hit, Snippet
 
 DEFAULT_MAX_QUERY_BYTES = 65536
+INDEX_ARRAYS = (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS)
 Query = str | bytes | bytearray | memoryview
 
 

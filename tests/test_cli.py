@@ -642,3 +642,28 @@ def test_demo_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path, m
         demo.main(["--out", str(tmp_path / "out")])
     assert caught.value.code == EXIT_ERROR
     assert (tmp_path / "out" / "stdlib" / "notes.txt").read_text() == "mine"
+
+
+BUILD_SPY = """
+import sys, fmsearch, fmsearch.build as build
+loaded = {}
+sort, bwt = build.pydivsufsort.divsufsort, build._bwt_and_samples
+def spy_sort(text):
+    loaded["suffix array"] = "numba" in sys.modules
+    return sort(text)
+def spy_bwt(*args):
+    result = bwt(*args)
+    loaded["bwt"] = "numba" in sys.modules
+    return result
+build.pydivsufsort.divsufsort, build._bwt_and_samples = spy_sort, spy_bwt
+fmsearch.build_index(["abc", "abd"], sys.argv[1])
+loaded["end"] = "numba" in sys.modules
+print(loaded)
+"""
+
+
+def test_numba_loads_only_after_the_builds_memory_peak(tmp_path: Path) -> None:
+    # numba is ~60 MB resident once imported; text + suffix array are the build's peak, so it must load after them.
+    done = subprocess.run([sys.executable, "-c", BUILD_SPY, str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str({"suffix array": False, "bwt": False, "end": True})
