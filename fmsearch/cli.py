@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -135,12 +136,25 @@ def query_bytes(query: str, hex_query: bool) -> bytes:
     return query.encode("utf-8", errors="surrogateescape")
 
 
+def missing_index(path: Path) -> FileNotFoundError:
+    """The error for an index path that does not exist; a URL (which Path has turned into scheme:/...) is named as
+    one, with how to get it onto local disk."""
+    text = str(path)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", text):
+        url = text.replace(":/", "://", 1)
+        return FileNotFoundError(
+            f"{url} is a URL; queries need the index on local disk: run `fmsearch fetch {url} DIR` (it checks every "
+            "file), then give DIR"
+        )
+    return FileNotFoundError(f"{path}: no such index directory")
+
+
 def open_existing(path: Path, max_query_bytes: int | None = None):
     """Open an index, with a clear error for a path that does not exist or is not a directory."""
     import fmsearch
 
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such index directory")
+        raise missing_index(path)
     if not path.is_dir():
         raise NotADirectoryError(f"{path}: not a directory; give the directory `fmsearch build --out` created")
     if max_query_bytes is None:
@@ -548,7 +562,7 @@ def verify(index: IndexDir, as_json: JsonOpt = False) -> None:
     from fmsearch import storage
 
     if not index.exists():
-        raise FileNotFoundError(f"{index}: no such index directory")
+        raise missing_index(index)
     if not index.is_dir():
         raise NotADirectoryError(f"{index}: not a directory")
     with _stderr().status(f"hashing {index} ..."):

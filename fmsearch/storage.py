@@ -14,10 +14,10 @@ import os
 import shutil
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import xxhash
@@ -165,6 +165,33 @@ def open_array(directory: Path, entry: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=HEADER_BYTES, shape=shape)
 
 
+HASH_CHUNK = 1 << 24  # 16 MiB: few calls per file, flat memory whatever the file's size
+
+
+def hash_stream(stream: BinaryIO, on_chunk: Callable[[bytes], Any] | None = None) -> tuple[int, str]:
+    """Size in bytes and XXH3-128 hex digest of everything left in `stream` (anything with `read(n)`: a local file,
+    a pyarrow stream of a remote object). Each chunk is also handed to `on_chunk`, so a copy can hash as it goes.
+    Cost: one sequential read of the stream."""
+    digest = xxhash.xxh3_128()
+    size = 0
+    while chunk := stream.read(HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)
+    return size, digest.hexdigest()
+
+
+def file_problem(where: str, entry: dict[str, Any], size: int, digest: str) -> str | None:
+    """Why a file of `size` bytes hashing to `digest` is not the one its manifest `entry` lists (None: it is).
+    `where` names the file in the message (a path or a URL)."""
+    if size != entry["bytes"]:
+        return f"{where}: size {size} bytes, the manifest says {entry['bytes']}"
+    if digest != entry["xxh3_128"]:
+        return f"{where}: checksum mismatch (the file was modified or damaged)"
+    return None
+
+
 def verify(directory: Path) -> list[str]:
     """Re-hash every file of a shard. Returns the problems found (empty when the shard is intact)."""
     directory = Path(directory)
@@ -176,19 +203,14 @@ def verify(directory: Path) -> list[str]:
     for entry in manifest["files"].values():
         path = directory / entry["file"]
         try:
-            digest = xxhash.xxh3_128()
-            size = 0
             with open(path, "rb") as f:
-                while chunk := f.read(1 << 24):
-                    digest.update(chunk)
-                    size += len(chunk)
+                size, digest = hash_stream(f)
         except FileNotFoundError:
             problems.append(f"{path}: missing")
             continue
-        if size != entry["bytes"]:
-            problems.append(f"{path}: size {size} bytes, the manifest says {entry['bytes']}")
-        elif digest.hexdigest() != entry["xxh3_128"]:
-            problems.append(f"{path}: checksum mismatch (the file was modified or damaged)")
+        problem = file_problem(str(path), entry, size, digest)
+        if problem:
+            problems.append(problem)
     return problems
 
 

@@ -1,6 +1,8 @@
-"""`fmsearch index` and `fmsearch catalog`: added to the `fmsearch` app by `register(app)`.
+"""`fmsearch index`, `fmsearch catalog` and `fmsearch fetch`: added to the `fmsearch` app by `register(app)`.
 
-Heavy imports (ray, datasets) happen inside the commands, so `fmsearch --help` stays fast.
+Heavy imports (ray, datasets, pyarrow) happen inside the commands, so `fmsearch --help` stays fast. A catalog may
+live on a store (--out s3://BUCKET/PREFIX, gs://..., file:///...; see indexing/remote.py). Errors are one red line;
+a URL that cannot be used exits with 2 (bad input, as in the rest of `fmsearch`), as does every error of `fetch`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+EXIT_ERROR = 1  # what `index` and `catalog` have always returned for their errors
+EXIT_BAD_INPUT = 2  # the `fmsearch` convention for bad input; used for unusable URLs and by `fetch`
+
+
+def _fail(e: Exception, code: int = EXIT_ERROR) -> typer.Exit:
+    from indexing.remote import StoreError
+
+    typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+    return typer.Exit(EXIT_BAD_INPUT if isinstance(e, StoreError) else code)
 
 
 def index(
@@ -21,7 +33,16 @@ def index(
             show_default=False,
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Catalog directory to create, resume or extend")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Catalog directory to create, resume or extend; or a URL on shared storage: s3://BUCKET/PREFIX "
+            "(?endpoint_override=HOST:PORT&scheme=http for S3-compatible stores), gs://..., file:///... "
+            "(credentials from the environment, e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+        ),
+    ],
     shard_size: Annotated[str, typer.Option(help="Target text bytes per shard, e.g. 2GB, 500MB")] = "2GB",
     workers: Annotated[int | None, typer.Option(help="CPUs of the embedded Ray (default: all)")] = None,
     ray_address: Annotated[
@@ -57,8 +78,7 @@ def index(
             name=name,
         )
     except FmsearchError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        raise _fail(e) from None
     except KeyboardInterrupt:
         typer.secho(
             "interrupted: published shards are kept; rerun the same command to resume", fg=typer.colors.YELLOW, err=True
@@ -66,19 +86,19 @@ def index(
         raise typer.Exit(130) from None
 
 
-def catalog(path: Annotated[Path, typer.Argument(help="Catalog directory")]) -> None:
+def catalog(path: Annotated[str, typer.Argument(help="Catalog directory, or its URL (s3://..., gs://...)")]) -> None:
     """List a catalog's shards: documents, text and index sizes, global doc ids."""
     from rich.console import Console
     from rich.table import Table
 
     from fmsearch.catalog import read_catalog
     from fmsearch.errors import FmsearchError
+    from indexing.remote import is_url, open_store
 
     try:
-        cat = read_catalog(path)
+        cat = open_store(path).read_catalog() if is_url(path) else read_catalog(Path(path))
     except FmsearchError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        raise _fail(e) from None
     table = Table(title=f"{cat['name']}: {len(cat['shards'])} shards, created {cat['created']}")
     for column in ("shard", "doc ids", "documents", "text MB", "index MB", "ratio", "sources"):
         table.add_column(column, justify="left" if column in ("shard", "doc ids", "sources") else "right")
@@ -109,10 +129,33 @@ def catalog(path: Annotated[Path, typer.Argument(help="Catalog directory")]) -> 
     Console().print(table)
 
 
+def fetch(
+    url: Annotated[str, typer.Argument(help="URL of a catalog (or of one shard): s3://..., gs://..., file:///...")],
+    dest: Annotated[Path, typer.Argument(help="Local directory to create (it must not exist yet)")],
+) -> None:
+    """Download a catalog from shared storage into a local directory, checking every file, to query or serve it."""
+    from fmsearch.errors import FmsearchError
+    from indexing.remote import fetch as fetch_catalog
+
+    try:
+        result = fetch_catalog(url, dest, progress=True)
+    except FmsearchError as e:
+        raise _fail(e, EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        typer.secho(f"interrupted: nothing was written to {dest}", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
+    typer.echo(
+        f"fetched {result.kind} into {result.path}: {result.num_shards} shard(s), {result.num_files} files, "
+        f"{result.num_bytes / 1e6:,.1f} MB in {result.seconds:.1f} s, every file checked; query it with "
+        f"`fmsearch count {result.path} QUERY` or serve it"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add `index` and `catalog` to the fmsearch app."""
+    """Add `index`, `catalog` and `fetch` to the fmsearch app."""
     app.command("index")(index)
     app.command("catalog")(catalog)
+    app.command("fetch")(fetch)
 
 
 def main() -> None:

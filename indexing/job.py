@@ -1,10 +1,12 @@
 """The build job: plan -> one Ray task per shard (the core's build) -> verified shards -> catalog.json.
 
 Ray starts embedded (local, loopback only) unless a cluster address is given, so the same command runs on a laptop
-and on a cluster. Each task declares the memory its build needs (the core's measured peak: about 6x the shard's
+and on a cluster. Each task declares the memory its build needs (the core's measured peak: about 5.4x the shard's
 text plus 0.25 GB), so Ray never runs more builds at once than fit. A task whose worker dies is retried by Ray; a
 shard directory is published atomically by the core, so a retried or rerun task finds either a complete shard or
 none. A rerun skips shards that are published, verified and built from the same plan, and rebuilds the others.
+`out` may also be a URL (s3://, gs://, file://, ...: see indexing/remote.py): each task then builds in a local scratch
+directory and uploads the shard, manifest last; plan.json and catalog.json live on the store.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +26,19 @@ from typing import Any
 
 import fmsearch
 from fmsearch import storage
-from fmsearch.catalog import SHARDS_DIR, shard_entry, write_catalog
+from fmsearch.catalog import CATALOG, SHARDS_DIR, shard_entry, write_catalog
 from fmsearch.errors import FmsearchError, InputError
 from fmsearch.presets import get_preset
 from indexing.plan import BUILD_TEXT_KEY, make_plan, parse_size, read_plan, shard_documents, write_plan
 from indexing.progress import JobView, print_summary
+from indexing.ray_local import init_local_ray
+from indexing.remote import RemoteDir, is_url, open_store
 from indexing.sources import expand_sources
 
 DEFAULT_PRESET = "compact"
-# The core's build peaks at about 5.5-6x the shard's text bytes plus ~0.2 GB of interpreter and libraries.
-MEMORY_PER_BYTE = 6.0
+# The core's build peaks at about 5.35x the shard's text bytes (text + suffix array + samples) plus a Ray worker's
+# ~0.2 GB of interpreter and libraries.
+MEMORY_PER_BYTE = 5.5
 MEMORY_BASE = 250 * 2**20
 
 
@@ -63,6 +69,7 @@ class JobResult:
     plan_seconds: float
     build_seconds: float  # from the end of planning to the last shard built, Ray's start included
     ray_start_seconds: float = 0.0
+    ray_stop_seconds: float = 0.0  # ray.shutdown of an embedded Ray (in build_seconds too)
     problems: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,18 +86,31 @@ def memory_for(shard: dict[str, Any]) -> int:
     return int(MEMORY_PER_BYTE * shard["num_bytes"] + MEMORY_BASE)
 
 
-def published_problem(out: Path, shard: dict[str, Any]) -> str | None:
-    """Why the published directory of a planned shard cannot be kept (None: it is intact and from this plan)."""
-    directory = out / shard["path"]
-    if not directory.exists():
-        return "missing"
-    problems = storage.verify(directory)
+def published_problem(out: Path | RemoteDir, shard: dict[str, Any]) -> str | None:
+    """Why the published directory of a planned shard cannot be kept (None: it is intact and from this plan).
+
+    On a store (RemoteDir) a shard without manifest.json is not published ("missing"); otherwise its manifest is
+    checked and every file it lists streamed and re-hashed, as storage.verify does locally.
+    """
+    if isinstance(out, RemoteDir):
+        if not out.exists(f"{shard['path']}/{storage.MANIFEST}"):
+            return "missing"
+        problems = out.verify_shard(shard["path"])
+    else:
+        directory = out / shard["path"]
+        if not directory.exists():
+            return "missing"
+        problems = storage.verify(directory)
     if problems:
         return "; ".join(problems)
-    manifest = storage.read_manifest(directory)
+    manifest = _read_manifest(out, shard["path"])
     if manifest.get("indexing", {}).get("fingerprint") != shard["fingerprint"]:
         return "built from another plan"
     return None
+
+
+def _read_manifest(out: Path | RemoteDir, shard_path: str) -> dict[str, Any]:
+    return out.read_manifest(shard_path) if isinstance(out, RemoteDir) else storage.read_manifest(out / shard_path)
 
 
 def _node() -> str:
@@ -115,10 +135,14 @@ def build_shard(
     """Build one planned shard into `out/shard.path` (the body of a Ray task; also called directly).
 
     A published, intact shard of the same plan is kept (a retry after the worker died having already published).
+    With a URL `out` the shard's old objects are deleted (manifest first), the shard is built in a local scratch
+    directory (removed afterwards in every case) and uploaded, its manifest last (RemoteDir.publish_shard).
     """
     node = _node()
     if tracker is not None:
         tracker.started.remote(shard["name"], os.getpid(), node)
+    if is_url(out):
+        return _build_remote_shard(shard, out, text_field, skip_bad_records, preset, node)
     target = Path(out) / shard["path"]
     # A killed attempt leaves its staging directory behind (the core removes it only on an exception).
     for stale in target.parent.glob(f".{target.name}.tmp-*"):
@@ -131,6 +155,19 @@ def build_shard(
         if problem != "missing":
             shutil.rmtree(target)
         started = time.perf_counter()
+        _build(shard, target, text_field, skip_bad_records, preset)
+        manifest = storage.read_manifest(target)
+        seconds, status = time.perf_counter() - started, "built"
+    return _outcome(shard, status, manifest, seconds, node)
+
+
+def _build(shard: dict[str, Any], target: Path, text_field: str, skip_bad_records: bool, preset: str) -> None:
+    from threadpoolctl import threadpool_limits
+
+    # Ray sets OMP_NUM_THREADS to a task's num_cpus (1), which would run libdivsufsort's parallel phase on one thread
+    # (200 MB: 12 s of suffix sorting instead of 9.7 s). The phase is short, so it may use the node's CPUs: two
+    # builds overlapping on 2 CPUs lose about 2% to it (measured), one build alone gains about 20%.
+    with threadpool_limits(limits=os.cpu_count(), user_api="openmp"):
         fmsearch.build_index(
             shard_documents(shard, text_field=text_field, skip_bad_records=skip_bad_records),
             target,
@@ -138,8 +175,27 @@ def build_shard(
             preset=preset,
             extra_manifest={"indexing": {"shard": shard["name"], "fingerprint": shard["fingerprint"]}},
         )
-        manifest = storage.read_manifest(target)
-        seconds, status = time.perf_counter() - started, "built"
+
+
+def _build_remote_shard(
+    shard: dict[str, Any], url: str, text_field: str, skip_bad_records: bool, preset: str, node: str
+) -> dict[str, Any]:
+    # Resolved here, on the worker: the URL is what travels to it, and its credentials come from its environment.
+    store = open_store(url)
+    if published_problem(store, shard) is None:
+        return _outcome(shard, "skipped", store.read_manifest(shard["path"]), 0.0, node)
+    started = time.perf_counter()
+    # Like the local rmtree: the old objects go before the build (the manifest first, so that from the first
+    # delete on the shard reads as unpublished); an attempt that died mid-upload leaves files without a manifest.
+    store.unpublish_shard(shard["path"])
+    with tempfile.TemporaryDirectory(prefix=f"fmsearch-{shard['name']}-") as scratch:
+        local = Path(scratch) / shard["name"]
+        _build(shard, local, text_field, skip_bad_records, preset)
+        manifest = store.publish_shard(local, shard["path"])
+    return _outcome(shard, "built", manifest, time.perf_counter() - started, node)
+
+
+def _outcome(shard: dict[str, Any], status: str, manifest: dict[str, Any], seconds: float, node: str) -> dict[str, Any]:
     return {
         "name": shard["name"],
         "status": status,
@@ -184,9 +240,9 @@ class _Request:
         }
 
 
-def _plan(out: Path, request: _Request, append: bool, view: JobView) -> list[dict[str, Any]]:
+def _plan(out: Path | RemoteDir, request: _Request, append: bool, view: JobView) -> list[dict[str, Any]]:
     """The catalog's corpora after planning this request (reusing a plan made by an earlier run of it)."""
-    existing = read_plan(out)
+    existing = out.read_plan() if isinstance(out, RemoteDir) else read_plan(out)
     corpora = existing["corpora"] if existing else []
     wanted = request.as_dict()
     if any(corpus["request"] == wanted for corpus in corpora):
@@ -218,7 +274,10 @@ def _plan(out: Path, request: _Request, append: bool, view: JobView) -> list[dic
         *corpora,
         {"request": wanted, "planned": datetime.now(UTC).isoformat(timespec="seconds"), "shards": shards},
     ]
-    write_plan(out, corpora)
+    if isinstance(out, RemoteDir):
+        out.write_plan(corpora)
+    else:
+        write_plan(out, corpora)
     return corpora
 
 
@@ -240,15 +299,13 @@ def _exclusive(out: Path) -> Iterator[None]:
 @contextmanager
 def _ray_session(ray_address: str | None, workers: int | None) -> Iterator[None]:
     """Use the Ray this process is connected to, else join the cluster at `ray_address` / RAY_ADDRESS, else start
-    Ray embedded with `workers` CPUs; what this call started it stops."""
+    Ray embedded (on 127.0.0.1 only) with `workers` CPUs; what this call started it stops."""
     import ray
 
     if ray.is_initialized():
         yield
         return
     address = ray_address or os.environ.get("RAY_ADDRESS")
-    env_key = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-    saved = os.environ.get(env_key)
     try:
         if address:
             try:
@@ -259,23 +316,10 @@ def _ray_session(ray_address: str | None, workers: int | None) -> Iterator[None]
                     "(--ray-address / RAY_ADDRESS), or leave both unset to run Ray locally"
                 ) from e
         else:
-            # Keeps every process of the local Ray on 127.0.0.1 (it would otherwise listen on the machine's
-            # interface address); it also forbids joining other nodes, so only for the embedded instance.
-            os.environ[env_key] = "0"
-            # address="local": always a new instance, never a cluster that `ray start` left on this machine.
-            ray.init(
-                address="local",
-                num_cpus=workers or os.cpu_count() or 1,
-                include_dashboard=False,
-                logging_level="warning",
-            )
+            init_local_ray(workers or os.cpu_count() or 1, logging_level="warning")
         yield
     finally:
         ray.shutdown()
-        if saved is None:
-            os.environ.pop(env_key, None)
-        else:
-            os.environ[env_key] = saved
 
 
 def _largest_node_memory() -> int:
@@ -286,7 +330,7 @@ def _largest_node_memory() -> int:
 
 def _run_on_ray(
     todo: list[dict[str, Any]],
-    out: Path,
+    out: str,
     request: _Request,
     max_retries: int,
     view: JobView,
@@ -314,7 +358,7 @@ def _run_on_ray(
             max_retries=max_retries,
             name=f"build {shard['name']}",
             scheduling_strategy="SPREAD",
-        ).remote(shard, str(out), request.text_field, request.skip_bad_records, request.preset, tracker)
+        ).remote(shard, out, request.text_field, request.skip_bad_records, request.preset, tracker)
         refs[ref] = shard["name"]
     results: dict[str, dict[str, Any] | str] = {}
     seen_events = 0
@@ -348,13 +392,13 @@ def _run_on_ray(
     return results
 
 
-def _run_serial(todo: list[dict[str, Any]], out: Path, request: _Request, view: JobView) -> dict[str, Any]:
+def _run_serial(todo: list[dict[str, Any]], out: str, request: _Request, view: JobView) -> dict[str, Any]:
     results: dict[str, dict[str, Any] | str] = {}
     for shard in todo:
         view.started(shard["name"])
         try:
             results[shard["name"]] = build_shard(
-                shard, str(out), request.text_field, request.skip_bad_records, request.preset
+                shard, out, request.text_field, request.skip_bad_records, request.preset
             )
         except FmsearchError as e:
             results[shard["name"]] = f"{type(e).__name__}: {e}"
@@ -381,6 +425,10 @@ def run_job(
 ) -> JobResult:
     """Index `sources` into the catalog directory `out` and publish its catalog.json; returns what was done.
 
+    `out` is a local directory or a URL (s3://BUCKET/PREFIX, gs://..., file:///..., see indexing/remote.py) with
+    the same layout on the store. Only a local catalog is locked against a second job building into it at the
+    same time (an fcntl lock file: stores have no such lock), so do not run two jobs on one URL at once.
+
     Reruns resume: the plan written by the first run is reused, intact shards are skipped, damaged ones rebuilt.
     `append` plans new sources into new shards after the existing ones (existing shards are never rewritten).
     `use_ray=False` builds the shards one after another in this process (no Ray). `on_started(shard, pid)` is
@@ -388,11 +436,6 @@ def run_job(
     shards failed (published ones are kept; rerun to resume).
     """
     started = time.perf_counter()
-    if "://" in os.fspath(out):
-        raise InputError(
-            f"--out {os.fspath(out)}: URLs are not supported yet; give a directory (for a cluster, one on storage "
-            "every node mounts at the same path)"
-        )
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
     if max_retries < 0:
@@ -402,12 +445,22 @@ def run_job(
             "--workers sets the CPUs of the local Ray; a cluster (--ray-address / RAY_ADDRESS) brings its own: "
             "drop one of the two"
         )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SHARDS_DIR).mkdir(exist_ok=True)
     get_preset(preset)  # an unknown name fails here, naming the presets, before anything is planned
     request = _Request(list(sources), text_field, parse_size(shard_size), skip_bad_records, preset)
-    with _exclusive(out):
+    target: Path | RemoteDir
+    if is_url(out):
+        target = open_store(os.fspath(out))  # StoreError (an InputError) for an unusable URL, before any planning
+        out_arg = target.url  # what the tasks open: with its query (endpoint, region), unlike str(target)
+        # No lock on a store: fcntl needs a local file, and object stores offer no lock to put in its place.
+        lock = nullcontext()
+    else:
+        target = Path(out)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / SHARDS_DIR).mkdir(exist_ok=True)
+        out_arg = str(target)
+        lock = _exclusive(target)
+    out = target
+    with lock:
         view = JobView(progress)
         try:
             corpora = _plan(out, request, append, view)
@@ -425,14 +478,16 @@ def run_job(
             view.building(shards, todo)
             build_started = time.perf_counter()
             results: dict[str, Any] = {}
-            ray_start_seconds = 0.0
+            ray_start_seconds = ray_stop_seconds = 0.0
             if todo:
                 if use_ray:
                     with _ray_session(ray_address, workers):
                         ray_start_seconds = time.perf_counter() - build_started
-                        results = _run_on_ray(todo, out, request, max_retries, view, on_started)
+                        results = _run_on_ray(todo, out_arg, request, max_retries, view, on_started)
+                        stopping = time.perf_counter()
+                    ray_stop_seconds = time.perf_counter() - stopping
                 else:
-                    results = _run_serial(todo, out, request, view)
+                    results = _run_serial(todo, out_arg, request, view)
             build_seconds = time.perf_counter() - build_started
         finally:
             view.stop()
@@ -447,7 +502,7 @@ def run_job(
                 continue
             if failed:
                 continue
-            manifest = storage.read_manifest(out / shard["path"])
+            manifest = _read_manifest(out, shard["path"])
             entries.append(shard_entry(shard, manifest, first_doc_id))
             first_doc_id += manifest["num_documents"]
             # A task that found its shard published was retried after an attempt died having published it.
@@ -468,17 +523,20 @@ def run_job(
                 f"{len(failed)} of {len(shards)} shards failed; the {len(shards) - len(failed)} others are published "
                 f"and a rerun of the same command skips them. " + " | ".join(failed)
             )
-        write_catalog(
-            out,
-            name=name or out.resolve().name,
-            shards=entries,
-            build_params={
+        catalog = {
+            "shards": entries,
+            "build_params": {
                 "preset": preset,
                 "fmsearch_version": fmsearch.__version__,
                 "requests": [corpus["request"] for corpus in corpora],
             },
-            sources=[spec for corpus in corpora for spec in corpus["request"]["sources"]],
-        )
+            "sources": [spec for corpus in corpora for spec in corpus["request"]["sources"]],
+        }
+        if isinstance(out, RemoteDir):
+            # Uploaded last of all: readers of the store trust only catalog.json, like local ones.
+            out.write_checked(CATALOG, lambda scratch: write_catalog(scratch, name=name or out.name, **catalog))
+        else:
+            write_catalog(out, name=name or out.resolve().name, **catalog)
         result = JobResult(
             path=str(out),
             shards=outcomes,
@@ -489,6 +547,7 @@ def run_job(
             plan_seconds=round(plan_seconds, 3),
             build_seconds=round(build_seconds, 3),
             ray_start_seconds=round(ray_start_seconds, 3),
+            ray_stop_seconds=round(ray_stop_seconds, 3),
             problems=problems,
         )
         if progress:

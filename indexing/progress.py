@@ -123,6 +123,7 @@ def print_summary(result: JobResult) -> None:
     if result.num_bytes and result.build_seconds:
         console.print(
             f"{result.num_bytes / 1e6 / max(result.seconds, 1e-9):,.1f} MB/s end to end "
-            f"(planning {result.plan_seconds:.1f} s, Ray start {result.ray_start_seconds:.1f} s, "
-            f"building {result.build_seconds - result.ray_start_seconds:.1f} s)"
+            f"(planning {result.plan_seconds:.1f} s, Ray start {result.ray_start_seconds:.1f} s, building "
+            f"{result.build_seconds - result.ray_start_seconds - result.ray_stop_seconds:.1f} s, Ray stop "
+            f"{result.ray_stop_seconds:.1f} s)"
         )

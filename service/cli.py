@@ -18,6 +18,11 @@ def parse_targets(targets: list[str]) -> dict[str, list[str]]:
         else:
             name, paths = Path(target).resolve().name, [target]
         for p in paths:
+            if "://" in p:
+                raise typer.BadParameter(
+                    f"{p} is a URL; the service serves indexes on local disk: run `fmsearch fetch {p} DIR` (it checks "
+                    "every file), then serve DIR"
+                )
             if not Path(p).is_dir():
                 raise typer.BadParameter(f"{p} is not a directory (give a shard or catalog directory)")
         if name in indexes:

@@ -58,7 +58,6 @@ def build_router(settings: ServiceSettings, served: dict[str, ServedIndex], metr
     return Router(served, backend, settings.request_timeout_s)
 
 
-
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
     metrics = Metrics()

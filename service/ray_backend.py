@@ -4,17 +4,17 @@ Each actor opens a group of shard directories (every node must see the same path
 the same `shard_ops` functions as the thread backend, several at a time (the kernels release the GIL). The service
 process keeps its own read-only view of each shard only for sizes and document counts.
 
-`--ray-address local` starts a Ray instance on this machine bound to 127.0.0.1 only (it sets
-RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray starts, which also means it cannot join other nodes).
+`--ray-address local` starts a Ray instance on this machine bound to 127.0.0.1 only (indexing/ray_local.py; it
+cannot join other nodes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
+from indexing.ray_local import init_local_ray
 from service import shard_ops
 from service.router import ServedIndex
 
@@ -53,8 +53,7 @@ class RayBackend:
         self._observe = observe
         if not ray.is_initialized():
             if address == "local":
-                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-                ray.init(include_dashboard=False, log_to_driver=False)
+                init_local_ray(log_to_driver=False)
             else:
                 ray.init(address=address, log_to_driver=False)
         self._ray = ray

@@ -394,6 +394,7 @@ def test_verify_damaged(runner: CliRunner, index: Path, tmp_path: Path) -> None:
 
 def test_verify_missing_directory(runner: CliRunner, tmp_path: Path) -> None:
     assert_error(run(runner, "verify", tmp_path / "nope"), EXIT_ERROR, "no such index directory")
+    assert_error(run(runner, "verify", "gs://bucket/cat"), EXIT_ERROR, "gs://bucket/cat is a URL", "fmsearch fetch")
 
 
 def test_verify_catalog_uses_multi(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -461,6 +462,8 @@ def test_catalog_of_two_shards(runner: CliRunner, tmp_path: Path) -> None:
 def test_missing_and_non_index_directories(runner: CliRunner, tmp_path: Path, command: list[str]) -> None:
     missing = [c.replace("{dir}", str(tmp_path / "missing")) for c in command]
     assert_error(run(runner, *missing), EXIT_ERROR, "missing", "no such index directory")
+    url = [c.replace("{dir}", "s3://bucket/cat") for c in command]
+    assert_error(run(runner, *url), EXIT_ERROR, "s3://bucket/cat is a URL", "fmsearch fetch s3://bucket/cat DIR")
     empty = tmp_path / "empty"
     empty.mkdir(exist_ok=True)
     not_index = [c.replace("{dir}", str(empty)) for c in command]

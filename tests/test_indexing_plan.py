@@ -143,12 +143,12 @@ def test_a_catalog_takes_one_job_at_a_time(tmp_path):
     assert run_job([str(tmp_path / "c.jsonl")], out, use_ray=False).built == ["shard-00000"]
 
 
-def test_empty_input_and_url_output_are_refused(tmp_path):
+def test_empty_input_and_an_unknown_storage_scheme_are_refused(tmp_path):
     (tmp_path / "e.jsonl").write_text("\n\n")
     with pytest.raises(InputError, match="no documents"):
         run_job([str(tmp_path / "e.jsonl")], tmp_path / "cat", use_ray=False)
-    with pytest.raises(InputError, match="URLs are not supported"):
-        run_job([str(tmp_path / "e.jsonl")], "s3://bucket/cat", use_ray=False)
+    with pytest.raises(InputError, match="unknown storage scheme 'foo'"):
+        run_job([str(tmp_path / "e.jsonl")], "foo://bucket/cat", use_ray=False)
 
 
 def test_preset_reaches_every_shard_and_a_new_preset_is_a_new_plan(tmp_path):

@@ -20,6 +20,7 @@ import fmsearch
 from fmsearch.catalog import read_catalog
 from fmsearch.multi import verify_catalog
 from indexing.job import run_job
+from indexing.ray_local import init_local_ray
 
 SHARD_BYTES = 3_200_000
 
@@ -27,17 +28,9 @@ SHARD_BYTES = 3_200_000
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray")
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray process on 127.0.0.1 only
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    init_local_ray(2, logging_level="warning")
     yield ray
     ray.shutdown()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

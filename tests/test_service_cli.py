@@ -31,6 +31,8 @@ def test_parse_targets(tmp_path):
 
     with pytest.raises(typer.BadParameter, match="not a directory"):
         parse_targets([str(tmp_path / "missing")])
+    with pytest.raises(typer.BadParameter, match="s3://b/cat is a URL.*fmsearch fetch s3://b/cat DIR"):
+        parse_targets(["s3://b/cat"])
     with pytest.raises(typer.BadParameter, match="two indexes are named 'a'"):
         parse_targets([str(tmp_path / "a"), f"a={tmp_path / 'b'}"])
 

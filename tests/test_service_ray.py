@@ -3,7 +3,6 @@ shard, and an actor that dies gives 503 naming its shards, never a smaller count
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -14,6 +13,7 @@ import fmsearch
 
 ray = pytest.importorskip("ray", reason="ray is not installed")
 
+from indexing.ray_local import init_local_ray  # noqa: E402
 from service.main import create_app  # noqa: E402
 from service.settings import ServiceSettings  # noqa: E402
 
@@ -25,17 +25,13 @@ SPLITS = [(0, 8), (8, 15), (15, 22), (22, 30)]
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    # Loopback only, no token files: see shared RAY-NOTES. Set before Ray starts, restored after.
-    saved = {k: os.environ.get(k) for k in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_AUTH_MODE")}
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    os.environ["RAY_AUTH_MODE"] = "disabled"
     root = tmp_path_factory.mktemp("ray")
     paths = []
     for k, (lo, hi) in enumerate(SPLITS):
         fmsearch.build_index(DOCS[lo:hi], root / f"s{k}")
         paths.append(str(root / f"s{k}"))
     fmsearch.build_index(DOCS, root / "single")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_local_ray(2, log_to_driver=False)  # every Ray process on 127.0.0.1
     try:
         settings = ServiceSettings(
             indexes={"multi": paths, "single": [str(root / "single")]},
@@ -49,11 +45,6 @@ def client(tmp_path_factory):
             yield c
     finally:
         ray.shutdown()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_ray_answers_equal_the_oracle(client):
