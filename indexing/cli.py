@@ -1,8 +1,8 @@
 """`fmsearch index`, `fmsearch catalog` and `fmsearch fetch`: added to the `fmsearch` app by `register(app)`.
 
 Heavy imports (ray, datasets, pyarrow) happen inside the commands, so `fmsearch --help` stays fast. A catalog may
-live on a store (--out s3://BUCKET/PREFIX, gs://..., file:///...; see indexing/remote.py). Errors are one red line;
-a URL that cannot be used exits with 2 (bad input, as in the rest of `fmsearch`), as does every error of `fetch`.
+live on a store (--out s3://BUCKET/PREFIX, gs://..., file:///...; see indexing/remote.py). Errors are one red line
+and exit with 2, as in the rest of `fmsearch`; a job whose shards partly failed exits with 1 (rerun to resume).
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from typing import Annotated
 
 import typer
 
-EXIT_ERROR = 1  # what `index` and `catalog` have always returned for their errors
-EXIT_BAD_INPUT = 2  # the `fmsearch` convention for bad input; used for unusable URLs and by `fetch`
+from fmsearch.cli import EXIT_DAMAGED, EXIT_ERROR, fail
 
 
-def _fail(e: Exception, code: int = EXIT_ERROR) -> typer.Exit:
-    from indexing.remote import StoreError
+def _fail(e: Exception) -> typer.Exit:
+    from indexing.job import ShardBuildFailed
 
-    typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-    return typer.Exit(EXIT_BAD_INPUT if isinstance(e, StoreError) else code)
+    return fail(str(e), EXIT_DAMAGED if isinstance(e, ShardBuildFailed) else EXIT_ERROR)
 
 
 def index(
@@ -140,7 +138,7 @@ def fetch(
     try:
         result = fetch_catalog(url, dest, progress=True)
     except FmsearchError as e:
-        raise _fail(e, EXIT_BAD_INPUT) from None
+        raise _fail(e) from None
     except KeyboardInterrupt:
         typer.secho(f"interrupted: nothing was written to {dest}", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(130) from None

@@ -39,15 +39,26 @@ def test_index_then_catalog(tmp_path):
 
 def test_errors_are_one_line_with_what_to_do(tmp_path):
     result = runner.invoke(_app(), ["index", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "cat"), "--no-ray"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "input not found" in result.output and "Traceback" not in result.output
     result = runner.invoke(_app(), ["index", "x.jsonl", "--out", str(tmp_path / "c2"), "--shard-size", "huge"])
-    assert result.exit_code == 1 and "not understood" in result.output
+    assert result.exit_code == 2 and "not understood" in result.output
     result = runner.invoke(
         _app(),
         ["index", "x.jsonl", "--out", str(tmp_path / "c3"), "--workers", "2"],
         env={"RAY_ADDRESS": "127.0.0.1:1"},
     )
-    assert result.exit_code == 1 and "--workers" in result.output
+    assert result.exit_code == 2 and "--workers" in result.output
     result = runner.invoke(_app(), ["catalog", str(tmp_path)])
-    assert result.exit_code == 1 and "catalog.json" in result.output
+    assert result.exit_code == 2 and "catalog.json" in result.output
+
+
+def test_a_job_with_failed_shards_exits_1_and_says_to_rerun(tmp_path, monkeypatch):
+    from indexing import job
+
+    def partly_failed(*args, **kwargs):
+        raise job.ShardBuildFailed("1 of 3 shards failed; the 2 others are published, a rerun resumes")
+
+    monkeypatch.setattr(job, "run_job", partly_failed)
+    result = runner.invoke(_app(), ["index", "x.jsonl", "--out", str(tmp_path / "cat"), "--no-ray"])
+    assert result.exit_code == 1 and "1 of 3 shards failed" in result.output and "Traceback" not in result.output
