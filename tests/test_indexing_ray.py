@@ -7,13 +7,12 @@ shard's build lasts long enough (a second or more) to be killed in the middle.
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import shutil
 import signal
 
 import pytest
+from corpora import two_file_corpus
 from naive import NaiveIndex
 
 import fmsearch
@@ -36,16 +35,7 @@ def ray_session():
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("raycorpus")
-    rng = random.Random(5)
-    vocab = ["".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(2, 8))) for _ in range(3000)]
-    vocab += ["zebra", "日本語", "ünïcode"]
-    texts = [" ".join(rng.choices(vocab, k=rng.randint(100, 4000))) for _ in range(1000)]
-    texts[0] = ""
-    # Two files: shards span a file border and ids run on across files.
-    for name, part in (("a.jsonl", texts[:400]), ("b.jsonl", texts[400:])):
-        with open(root / name, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps({"text": t, "n": i}) + "\n" for i, t in enumerate(part))
-    return {"sources": [str(root / "a.jsonl"), str(root / "b.jsonl")], "texts": texts, "root": root}
+    return two_file_corpus(root, seed=5, vocab=3000, words=(100, 4000), docs=1000, first_file=400)
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ The S3 server is moto's, in this process, on 127.0.0.1 and a free port, with fak
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import threading
 
 import pytest
+from corpora import two_file_corpus
 from naive import NaiveIndex
 from typer.testing import CliRunner
 
@@ -43,15 +42,7 @@ def _app():
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("remotecorpus")
-    rng = random.Random(11)
-    vocab = ["".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(2, 8))) for _ in range(2000)]
-    vocab += ["zebra", "日本語", "ünïcode"]
-    texts = [" ".join(rng.choices(vocab, k=rng.randint(20, 600))) for _ in range(600)]
-    texts[0] = ""
-    for name, part in (("a.jsonl", texts[:250]), ("b.jsonl", texts[250:])):
-        with open(root / name, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps({"text": t, "n": i}) + "\n" for i, t in enumerate(part))
-    return {"sources": [str(root / "a.jsonl"), str(root / "b.jsonl")], "texts": texts, "root": root}
+    return two_file_corpus(root, seed=11, vocab=2000, words=(20, 600), docs=600, first_file=250)
 
 
 @pytest.fixture(scope="module")
