@@ -351,6 +351,26 @@ def test_cli_index_catalog_and_fetch_with_an_s3_url(s3, corpus, tmp_path):
     assert idx.count("zebra") == NaiveIndex(corpus["texts"][:250]).count("zebra")
 
 
+def test_s3_append_adds_shards_and_never_rewrites_the_existing_ones(s3, corpus, tmp_path):
+    url, prefix = s3["url"]("append/cat"), f"{BUCKET}/append/cat"
+    first, second = corpus["sources"]
+    run_job([first], url, shard_size=SHARD_BYTES, use_ray=False)
+    before = _manifest_stamps(s3, prefix)
+    with pytest.raises(InputError, match="--append"):
+        run_job([second], url, shard_size=SHARD_BYTES, use_ray=False)
+    result = run_job([second], url, shard_size=SHARD_BYTES, use_ray=False, append=True)
+    assert result.built and not set(result.built) & {p.split("/")[-2] for p in before}
+    after = _manifest_stamps(s3, prefix)
+    assert {p: after[p] for p in before} == before  # the first corpus's shards were not touched
+    remote.fetch(url, tmp_path / "copy")
+    idx = fmsearch.open_index(tmp_path / "copy")
+    oracle = NaiveIndex(corpus["texts"])  # ids run on: the second file's documents follow the first's
+    assert idx.num_documents == len(corpus["texts"])
+    assert [idx.count(q) for q in QUERIES] == [oracle.count(q) for q in QUERIES]
+    last = len(corpus["texts"]) - 1
+    assert idx.document(last).text == corpus["texts"][last]
+
+
 # -- fsspec fallback ------------------------------------------------------------------------------------------------
 
 
