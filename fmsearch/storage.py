@@ -192,6 +192,24 @@ def file_problem(where: str, entry: dict[str, Any], size: int, digest: str) -> s
     return None
 
 
+def files_problems(
+    manifest: dict[str, Any], hash_file: Callable[[str], tuple[int, str]], where: Callable[[str], str]
+) -> list[str]:
+    """Check every file a manifest lists: `hash_file(name)` gives its (size, digest) or raises FileNotFoundError,
+    `where(name)` names it in messages (a local path or a URL). Returns the problems ([] when all match)."""
+    problems = []
+    for entry in manifest["files"].values():
+        try:
+            size, digest = hash_file(entry["file"])
+        except FileNotFoundError:
+            problems.append(f"{where(entry['file'])}: missing")
+            continue
+        problem = file_problem(where(entry["file"]), entry, size, digest)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def verify(directory: Path) -> list[str]:
     """Re-hash every file of a shard. Returns the problems found (empty when the shard is intact)."""
     directory = Path(directory)
@@ -199,19 +217,12 @@ def verify(directory: Path) -> list[str]:
         manifest = read_manifest(directory)
     except IndexFormatError as e:
         return [str(e)]
-    problems = []
-    for entry in manifest["files"].values():
-        path = directory / entry["file"]
-        try:
-            with open(path, "rb") as f:
-                size, digest = hash_stream(f)
-        except FileNotFoundError:
-            problems.append(f"{path}: missing")
-            continue
-        problem = file_problem(str(path), entry, size, digest)
-        if problem:
-            problems.append(problem)
-    return problems
+
+    def hash_file(name: str) -> tuple[int, str]:
+        with open(directory / name, "rb") as f:
+            return hash_stream(f)
+
+    return files_problems(manifest, hash_file, lambda name: str(directory / name))
 
 
 @contextmanager

@@ -249,18 +249,11 @@ class RemoteDir:
             manifest = self.read_manifest(shard_rel)
         except IndexFormatError as e:
             return [str(e)]
-        problems = []
-        for entry in manifest["files"].values():
-            rel = posixpath.join(shard_rel, entry["file"])
-            try:
-                size, digest = self.hash_file(rel)
-            except FileNotFoundError:
-                problems.append(f"{self.label(rel)}: missing")
-                continue
-            problem = storage.file_problem(self.label(rel), entry, size, digest)
-            if problem:
-                problems.append(problem)
-        return problems
+        return storage.files_problems(
+            manifest,
+            lambda name: self.hash_file(posixpath.join(shard_rel, name)),
+            lambda name: self.label(posixpath.join(shard_rel, name)),
+        )
 
     def unpublish_shard(self, shard_rel: str) -> None:
         """Delete every object of a shard, its manifest first (from then on it reads as not published)."""
