@@ -27,7 +27,7 @@ from typing import Any
 import fmsearch
 from fmsearch import storage
 from fmsearch.catalog import CATALOG, SHARDS_DIR, shard_entry, write_catalog
-from fmsearch.errors import FmsearchError, InputError
+from fmsearch.errors import FmsearchError, IndexExists, InputError
 from fmsearch.presets import get_preset
 from indexing.plan import BUILD_TEXT_KEY, make_plan, parse_size, read_plan, shard_documents, write_plan
 from indexing.progress import JobView, print_summary
@@ -155,9 +155,16 @@ def build_shard(
         if problem != "missing":
             shutil.rmtree(target)
         started = time.perf_counter()
-        _build(shard, target, text_field, skip_bad_records, preset)
+        try:
+            _build(shard, target, text_field, skip_bad_records, preset)
+            seconds, status = time.perf_counter() - started, "built"
+        except IndexExists:
+            # Another attempt at this shard published it while we built: a worker of an interrupted run that was
+            # still finishing. Builds of one planned shard are identical, so an intact one is as good as ours.
+            if published_problem(Path(out), shard) is not None:
+                raise
+            seconds, status = 0.0, "skipped"
         manifest = storage.read_manifest(target)
-        seconds, status = time.perf_counter() - started, "built"
     return _outcome(shard, status, manifest, seconds, node)
 
 

@@ -96,6 +96,41 @@ def test_rerun_reuses_the_plan_and_skips_published_shards(tmp_path):
     assert [idx.document(i).text for i in range(idx.num_documents)] == texts
 
 
+def test_a_shard_published_by_another_attempt_during_the_build_is_kept(tmp_path, monkeypatch):
+    """A worker of an interrupted run may publish the shard while the rerun's task builds it: the task keeps the
+    intact shard instead of failing on it; a damaged one still fails the task."""
+    from indexing import job
+
+    _corpus(tmp_path / "c.jsonl")
+    out = tmp_path / "cat"
+    run_job([str(tmp_path / "c.jsonl")], out, shard_size=600, use_ray=False)
+    shard = read_plan(out)["corpora"][0]["shards"][0]
+    target = out / "shards" / shard["name"]
+    published = {p.name: p.read_bytes() for p in target.iterdir()}
+    real_build = job._build
+
+    def other_attempt_publishes_first(shard_, target_, *args, damage=False):
+        real_build(shard_, target_, *args)  # the other attempt's shard appears at the target ...
+        if damage:
+            (target_ / "sa_samples.bin").write_bytes(b"truncated")
+        raise fmsearch.errors.IndexExists(f"{target_} already exists")  # ... so ours cannot be published
+
+    for damage in (False, True):
+        import shutil
+
+        shutil.rmtree(target)
+        monkeypatch.setattr(job, "_build", lambda *a, damage=damage: other_attempt_publishes_first(*a, damage=damage))
+        if damage:
+            with pytest.raises(fmsearch.errors.IndexExists):
+                job.build_shard(shard, str(out), "text", False)
+            continue
+        outcome = job.build_shard(shard, str(out), "text", False)
+        assert outcome["name"] == shard["name"]
+        assert {p.name: p.read_bytes() for p in target.iterdir() if p.name != "manifest.json"} == {
+            k: v for k, v in published.items() if k != "manifest.json"
+        }
+
+
 def test_other_sources_need_append_which_adds_shards_without_rewriting(tmp_path):
     a = _corpus(tmp_path / "a.jsonl", n=40, seed=1)
     b = _corpus(tmp_path / "b.jsonl", n=30, seed=2)
