@@ -1,7 +1,7 @@
 # The commands a newcomer runs; see README.md. PYTHON may be overridden: make test PYTHON=.venv/bin/python
 PYTHON ?= $(shell command -v python3 || command -v python)
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench clean
 
 demo:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
@@ -19,3 +19,7 @@ lint:
 
 bench:
 	$(PYTHON) bench/core.py
+
+# numba's cache notices edits only to a kernel's own file: drop every compiled kernel after editing a helper module.
+clean:
+	find . -name "*.nbi" -delete -o -name "*.nbc" -delete

@@ -18,13 +18,14 @@ import numpy as np
 from numba import njit
 
 from fmsearch import wavelet
+from fmsearch.jit import walker
 
 OCCURS = 1
 UNKNOWN = 0
 ABSENT = -1
 
 
-@njit(nogil=True, cache=True)
+@walker
 def left_end(fm, data: np.ndarray, cb: np.ndarray, right: int, stop: int) -> int:
     """Smallest left >= stop such that text[left:right] occurs (chars): one backward search from `right`, a byte at
     a time, that stops as soon as the interval empties. left == right when character right-1 does not occur.
@@ -130,7 +131,7 @@ def windows_found(
     return longest, n_absent
 
 
-@njit(nogil=True, cache=True)
+@walker
 def _occurs(fm, data: np.ndarray, cb: np.ndarray, known: np.ndarray, lo: int, hi: int) -> bool:
     """Does text[lo:hi] occur? No search when a known absent span lies inside it (known[hi] >= lo)."""
     if known[hi] >= lo:
@@ -138,7 +139,7 @@ def _occurs(fm, data: np.ndarray, cb: np.ndarray, known: np.ndarray, lo: int, hi
     return left_end(fm, data, cb, hi, lo) == lo
 
 
-@njit(nogil=True, cache=True)
+@walker
 def _right_end(fm, data: np.ndarray, cb: np.ndarray, known: np.ndarray, s: int, r: int, n: int) -> int:
     """Largest b in [r, n] with text[s:b] occurring, given that text[s:r] occurs: the whole rest first (a verbatim
     copy), then galloping and binary search; failed tests are cheap, they stop where the interval empties."""
@@ -215,8 +216,14 @@ def window_counts(
     With `stop_at_one` the windows are known to occur in this index, so a search whose interval narrows to one row
     has count 1, the least possible: it stops there and leaves -1 for the windows after it.
     """
-    wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
     out = np.full(which.shape[0], -1, dtype=np.int64)
+    _window_counts(fm, data, cb, starts, ends, which, stop_at_one, out)
+    return out
+
+
+@walker
+def _window_counts(fm, data, cb, starts, ends, which, stop_at_one, out) -> None:
+    wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
     for t in range(which.shape[0]):
         k = which[t]
         sp = 0
@@ -234,4 +241,3 @@ def window_counts(
         out[t] = max(ep - sp, 0)
         if stop_at_one and out[t] == 1:
             break
-    return out

@@ -16,9 +16,10 @@ import numpy as np
 from numba import njit
 
 from fmsearch import intvector, wavelet
+from fmsearch.jit import walker
 
 
-@njit(nogil=True, cache=True)
+@walker
 def backward_search(fm, pattern: np.ndarray, start: int, stop: int) -> tuple[int, int]:
     """Row interval [sp, ep) of the suffixes starting with pattern[start:stop] (uint8); sp == ep when absent."""
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
@@ -43,16 +44,22 @@ def count_many(fm, patterns: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     The backward searches of all patterns advance together, one byte per round, their 2 ranks per pattern batched
     into one `wavelet.rank_many` call so that the cache misses of different patterns overlap.
     """
-    first_row, symbol_of_byte = fm[1], fm[2]
     count = bounds.shape[0] - 1
     out = np.zeros(count, dtype=np.int64)
-    sp = np.zeros(count, dtype=np.int64)
-    ep = np.full(count, fm[11] + 1, dtype=np.int64)
-    at = bounds[1:] - 1  # next byte to prepend, from the end of each pattern
-    live = np.arange(count)
-    symbols = np.empty(2 * count, dtype=np.int64)
-    positions = np.empty(2 * count, dtype=np.int64)
-    ranks = np.empty(2 * count, dtype=np.int64)
+    _count_many(fm, patterns, bounds, out, np.empty((7, 2 * count), dtype=np.int64), wavelet.workspace(2 * count))
+    return out
+
+
+@walker
+def _count_many(fm, patterns, bounds, out, state, work) -> None:
+    first_row, symbol_of_byte = fm[1], fm[2]
+    count = bounds.shape[0] - 1
+    sp, ep, at, live, symbols, positions, ranks = state[0], state[1], state[2], state[3], state[4], state[5], state[6]
+    for k in range(count):
+        sp[k] = 0
+        ep[k] = fm[11] + 1
+        at[k] = bounds[k + 1] - 1  # next byte to prepend, from the end of each pattern
+        live[k] = k
     remaining = count
     while remaining > 0:
         kept = 0
@@ -71,7 +78,7 @@ def count_many(fm, patterns: np.ndarray, bounds: np.ndarray) -> np.ndarray:
             live[kept] = k
             kept += 1
         remaining = kept
-        wavelet.rank_many(fm[0], symbols[: 2 * remaining], positions[: 2 * remaining], ranks[: 2 * remaining])
+        wavelet.rank_many(fm[0], symbols[: 2 * remaining], positions[: 2 * remaining], ranks[: 2 * remaining], work)
         kept = 0
         for t in range(remaining):
             k = live[t]
@@ -83,10 +90,9 @@ def count_many(fm, patterns: np.ndarray, bounds: np.ndarray) -> np.ndarray:
                 live[kept] = k
                 kept += 1
         remaining = kept
-    return out
 
 
-@njit(nogil=True, cache=True)
+@walker
 def lf(fm, row: int) -> tuple[int, int]:
     """(dense symbol preceding the suffix of `row`, row of the suffix one position earlier in T)."""
     c, r = wavelet.access_rank(fm[0], row)
@@ -95,7 +101,7 @@ def lf(fm, row: int) -> tuple[int, int]:
     return c, fm[1][c] + r
 
 
-@njit(nogil=True, cache=True)
+@walker
 def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
     """`lf` of every row at once (prefetching walks, see wavelet.access_rank_many): symbols[k] and out[k]."""
     wavelet.access_rank_many(fm[0], rows, symbols, out, work)
@@ -109,15 +115,20 @@ def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray, work: np
 def locate_range(fm, sp: int, ep: int) -> np.ndarray:
     """Text positions of rows [sp, ep) (int64, in row order): every row walks LF to a sampled row (every
     sa_rate-th, and `primary`), all walks advancing together through `lf_many` so their cache misses overlap."""
-    primary, rate = fm[4], fm[5]
     count = ep - sp
     out = np.empty(count, dtype=np.int64)
-    rows = np.arange(sp, ep)
-    live = np.arange(count)
-    current = np.empty(count, dtype=np.int64)
-    symbols = np.empty(count, dtype=np.int64)
-    moved = np.empty(count, dtype=np.int64)
-    work = np.empty((wavelet.WORK_ROWS, max(count, 1)), dtype=np.int64)
+    _locate_range(fm, sp, out, np.empty((5, count), dtype=np.int64), wavelet.workspace(count))
+    return out
+
+
+@walker
+def _locate_range(fm, sp, out, state, work) -> None:
+    primary, rate = fm[4], fm[5]
+    count = out.shape[0]
+    rows, live, current, symbols, moved = state[0], state[1], state[2], state[3], state[4]
+    for k in range(count):
+        rows[k] = sp + k
+        live[k] = k
     remaining = count
     steps = 0
     while remaining > 0:
@@ -138,32 +149,32 @@ def locate_range(fm, sp: int, ep: int) -> np.ndarray:
         for t in range(remaining):
             rows[live[t]] = moved[t]
         steps += 1
-    return out
 
 
 @njit(nogil=True, cache=True)
 def extract(fm, lo: int, hi: int) -> np.ndarray:
     """T[lo:hi] as uint8. Each stretch between two inverse-SA samples is rebuilt by walking LF back from the sample
     after it; all stretches walk together through `lf_many`, so their cache misses overlap."""
-    byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
     out = np.empty(hi - lo, dtype=np.uint8)
-    if hi <= lo:
-        return out
+    if hi > lo:
+        rate = fm[8]
+        stretches = (hi + rate - 1) // rate - lo // rate
+        _extract(fm, lo, hi, out, np.empty((6, stretches), dtype=np.int64), wavelet.workspace(stretches))
+    return out
+
+
+@walker
+def _extract(fm, lo, hi, out, state, work) -> None:
+    byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
     first = lo // rate + 1  # stretch s covers positions ((first + s - 1) * rate, (first + s) * rate], read downwards
-    stretches = (hi + rate - 1) // rate - first + 1
-    rows = np.empty(stretches, dtype=np.int64)
-    pos = np.empty(stretches, dtype=np.int64)
+    stretches = state.shape[1]
+    rows, pos, active, current, symbols, moved = state[0], state[1], state[2], state[3], state[4], state[5]
     for s in range(stretches):
         k = first + s
         if k * rate >= n:
             pos[s], rows[s] = n, 0
         else:
             pos[s], rows[s] = k * rate, intvector.get(samples, width, k)
-    active = np.empty(stretches, dtype=np.int64)
-    current = np.empty(stretches, dtype=np.int64)
-    symbols = np.empty(stretches, dtype=np.int64)
-    moved = np.empty(stretches, dtype=np.int64)
-    work = np.empty((wavelet.WORK_ROWS, stretches), dtype=np.int64)
     while True:
         live = 0
         for s in range(stretches):
@@ -172,7 +183,7 @@ def extract(fm, lo: int, hi: int) -> np.ndarray:
                 current[live] = rows[s]
                 live += 1
         if live == 0:
-            return out
+            return
         lf_many(fm, current[:live], symbols[:live], moved[:live], work)
         for t in range(live):
             s = active[t]
@@ -192,9 +203,15 @@ def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
     text[i-1:j'] occurring (occurrence is monotone in j'): found by galloping up from j' = i, then bisecting, so a
     shrink costs O(ms[i-1] log ms[i-1]) steps however long the match it ends (near-copies stay linear).
     """
+    ms = np.zeros(text.shape[0], dtype=np.int64)
+    _matching_statistics(fm, text, ms)
+    return ms
+
+
+@walker
+def _matching_statistics(fm, text, ms) -> None:
     m = text.shape[0]
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
-    ms = np.zeros(m, dtype=np.int64)
     full = fm[11] + 1
     i = m
     j = m
@@ -235,4 +252,3 @@ def matching_statistics(fm, text: np.ndarray) -> np.ndarray:
             j = lo
             i -= 1
         ms[i] = j - i
-    return ms

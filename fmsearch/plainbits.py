@@ -30,7 +30,7 @@ def _popcount(x: np.uint64) -> int:
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def rank1(words: np.ndarray, line0: int, pos: int) -> int:
     """Ones in bits [0, pos) of the bitvector starting at line `line0`. Precondition: 0 <= pos <= its length."""
     q = pos // LINE_BITS
@@ -52,7 +52,7 @@ def rank1(words: np.ndarray, line0: int, pos: int) -> int:
     return ones
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def access_rank1(words: np.ndarray, line0: int, pos: int) -> tuple[int, int]:
     """(bit at `pos`, ones in bits [0, pos)). Precondition: 0 <= pos < length of the bitvector."""
     q = pos // LINE_BITS

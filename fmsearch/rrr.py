@@ -95,7 +95,7 @@ def decode(classes, offsets, target: int, ptr: int) -> int:
     return np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
 ) -> int:
@@ -110,7 +110,7 @@ def rank1(
     return ones + POPCOUNT[decode(classes, offsets, target, ptr) & ((1 << r) - 1)]
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def access_rank1(
     classes: np.ndarray, offsets: np.ndarray, directory: np.ndarray, chunk0: int, dir0: int, ptr_base: int, pos: int
 ) -> tuple[int, int]:

@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from fmsearch import plainbits, rrr
+from fmsearch.jit import walker
 from fmsearch.prefetch import prefetch
 
 BLOCK_BITS = 16
@@ -264,7 +265,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     }
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]:
     """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of internal node `node` of block b."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
@@ -281,7 +282,7 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
     return 0, rrr.rank1(classes, offsets, directory, first, sample, ptr, pos)
 
 
-@njit(nogil=True, cache=True)
+@walker
 def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     """Occurrences of c before block offsets pi <= pj of block b, walking c's code path once for both."""
     before, leaf_index, code_len, levels = wt[0], wt[1], wt[2], wt[3]
@@ -306,7 +307,7 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     return base + pi, base + pj
 
 
-@njit(nogil=True, cache=True)
+@walker
 def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
     """(rank(c, i), rank(c, j)) for i <= j: occurrences of dense symbol c in seq[0:i] and seq[0:j].
 
@@ -321,13 +322,13 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
     return ri, rj
 
 
-@njit(nogil=True, cache=True)
+@walker
 def rank(wt, c: int, i: int) -> int:
     """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
     return _rank_in_block(wt, i >> BLOCK_BITS, c, i & (BLOCK - 1), i & (BLOCK - 1))[0]
 
 
-@njit(nogil=True, cache=True)
+@walker
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
     before, levels, leaf_symbols = wt[0], wt[3], wt[4]
@@ -344,36 +345,26 @@ def access_rank(wt, i: int) -> tuple[int, int]:
     return c, np.int64(before[b, c]) + pos
 
 
-WORK_ROWS = 10
-
-
-def workspace(count: int) -> np.ndarray:
-    """Scratch space for `access_rank_many` over up to `count` rows."""
-    return np.empty((WORK_ROWS, max(count, 1)), dtype=np.int64)
+WORK_ROWS = 11
 
 
 @njit(nogil=True, cache=True)
+def workspace(count: int) -> np.ndarray:
+    """Scratch space for `access_rank_many` or `rank_many` over up to `count` walks."""
+    return np.empty((WORK_ROWS, max(count, 1)), dtype=np.int64)
+
+
+@walker
 def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarray, work: np.ndarray) -> None:
     """access_rank for every row of `rows`, into `symbols` and `ranks` (int64 arrays of the same length); `work`
-    is scratch space from `workspace(len(rows))` or larger, which callers reuse across calls (allocating it per
-    call would cost as much as a short walk).
+    is scratch space from `workspace(len(rows))` or larger, which callers reuse across calls.
 
     All walks advance one tree level at a time, in phases: first every walk's node row is prefetched, then its
     bitvector lines, then (RRR) its offset word, and only then is each one read. A single walk is a chain of
     dependent cache misses; this way the misses of independent walks overlap (locate and extract walk many rows).
     Precondition: every row < len(seq).
     """
-    before, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = (
-        wt[0],
-        wt[3],
-        wt[4],
-        wt[5],
-        wt[6],
-        wt[7],
-        wt[8],
-        wt[9],
-        wt[10],
-    )
+    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt
     plain = lines.shape[0] > 0
     flat_nodes = nodes.reshape(-1)
     count = rows.shape[0]
@@ -444,44 +435,38 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
         depth += 1
 
 
-@njit(nogil=True, cache=True)
-def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray) -> None:
+@walker
+def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
     """out[k] = rank(symbols[k], positions[k]) for every k, all walks advancing together level by level with the
     next lines of every walk prefetched before any is read (as in access_rank_many). Backward search over many
-    patterns (or the two ends of one interval) asks for such batches. Precondition as for `rank`.
+    patterns (or the two ends of one interval) asks for such batches. `work`: from `workspace(len(positions))` or
+    larger. Precondition as for `rank`.
 
     Its two middle phases repeat access_rank_many's on purpose: as a shared helper they measured 5-10% slower.
     """
-    before, leaf_index, code_len, levels, block_base, nodes, classes, offsets, directory, lines = (
-        wt[0],
-        wt[1],
-        wt[2],
-        wt[3],
-        wt[5],
-        wt[6],
-        wt[7],
-        wt[8],
-        wt[9],
-        wt[10],
-    )
+    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, directory, lines = wt
     plain = lines.shape[0] > 0
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
-    blocks = positions >> BLOCK_BITS
-    pos = positions & (BLOCK - 1)
+    blocks, pos, length, code, node, first, sample, ptr, target, ones, live = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+        work[5],
+        work[6],
+        work[7],
+        work[8],
+        work[9],
+        work[10],
+    )
     for k in range(count):
+        blocks[k] = positions[k] >> BLOCK_BITS
+        pos[k] = positions[k] & (BLOCK - 1)
         prefetch(flat_before, blocks[k] * sigma + symbols[k])
         prefetch(flat_len, blocks[k] * sigma + symbols[k])
-    length = np.zeros(count, dtype=np.int64)
-    code = np.zeros(count, dtype=np.int64)
-    node = np.zeros(count, dtype=np.int64)
-    first = np.zeros(count, dtype=np.int64)
-    sample = np.zeros(count, dtype=np.int64)
-    ptr = np.zeros(count, dtype=np.int64)
-    target = np.zeros(count, dtype=np.int64)
-    ones = np.zeros(count, dtype=np.int64)
-    live = np.zeros(count, dtype=np.int64)
     remaining = 0
     for k in range(count):
         b, c = blocks[k], symbols[k]

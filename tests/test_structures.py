@@ -161,7 +161,7 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     batch_symbols = np.repeat(np.arange(sigma), len(positions))
     batch_positions = np.tile(positions, sigma)
     batched = np.zeros(len(batch_positions), dtype=np.int64)
-    wavelet.rank_many(wt, batch_symbols, batch_positions, batched)
+    wavelet.rank_many(wt, batch_symbols, batch_positions, batched, wavelet.workspace(len(batch_positions)))
     assert np.array_equal(batched.reshape(sigma, -1).T, expected)
     pairs = [(int(a), int(b)) for a, b in zip(positions[:-1], positions[1:], strict=True)]
     for c in range(min(sigma, 5)):
