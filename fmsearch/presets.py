@@ -12,7 +12,7 @@ class Preset:
     """How a shard is laid out: the kind of wavelet-tree bitvectors and the sampling rates.
 
     `compact`: RRR-coded bitvectors (the BWT takes about 2.3 bits per corpus byte on mixed prose and code).
-    `fast`: plain bitvectors with the rank count inside each cache line: about 1.4x the size for 1.3-1.6x faster
+    `fast`: plain bitvectors with the rank count inside each cache line: about 1.4x the size for 1.6-2.9x faster
     queries as measured (bench/core.py: one cache miss per tree level instead of two).
     SA samples every `sa_rate` rows (locate walks about that many LF steps per hit) and inverse-SA samples every
     `isa_rate` text positions (extract walks up to that many extra steps per range).
