@@ -1,7 +1,9 @@
 """FM-index kernels: backward search, LF walks (locate, extract) and matching statistics.
 
 Pure functions on arrays, compiled with numba and releasing the GIL. The index object (`index.py`) checks every
-argument before calling them; here every precondition is assumed.
+argument before calling them; here every precondition is assumed. The loops are `jit.walker`s (no reference
+counting, so no allocation): an entry point that returns an array is a thin `njit` wrapper that allocates it and the
+walker's scratch space.
 
 Conventions. The text T (n bytes) is every document preceded by 0xFF. The BWT has n + 1 rows: row 0 is the empty
 suffix, and the row `primary` whose suffix is all of T has no preceding byte; it is stored as 0xFF, so rank of 0xFF is

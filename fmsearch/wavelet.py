@@ -368,18 +368,8 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     plain = lines.shape[0] > 0
     flat_nodes = nodes.reshape(-1)
     count = rows.shape[0]
-    blocks, pos, prefix, node, first, sample, ptr, target, ones, live = (
-        work[0],
-        work[1],
-        work[2],
-        work[3],
-        work[4],
-        work[5],
-        work[6],
-        work[7],
-        work[8],
-        work[9],
-    )
+    blocks, pos, prefix, node, first = work[0], work[1], work[2], work[3], work[4]
+    sample, ptr, target, ones, live = work[5], work[6], work[7], work[8], work[9]
     for k in range(count):
         blocks[k] = rows[k] >> BLOCK_BITS
         pos[k] = rows[k] & (BLOCK - 1)
@@ -449,19 +439,8 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
-    blocks, pos, length, code, node, first, sample, ptr, target, ones, live = (
-        work[0],
-        work[1],
-        work[2],
-        work[3],
-        work[4],
-        work[5],
-        work[6],
-        work[7],
-        work[8],
-        work[9],
-        work[10],
-    )
+    blocks, pos, length, code, node, first = work[0], work[1], work[2], work[3], work[4], work[5]
+    sample, ptr, target, ones, live = work[6], work[7], work[8], work[9], work[10]
     for k in range(count):
         blocks[k] = positions[k] >> BLOCK_BITS
         pos[k] = positions[k] & (BLOCK - 1)
