@@ -341,14 +341,31 @@ def write_json(path: Path | None, data: dict[str, Any]) -> None:
     console.print(f"results written to {path}")
 
 
+def measured_package() -> str:
+    """Where the fmsearch that this run measures lives (found without importing it), with a warning when that is
+    not this checkout: an editable install of another clone would be measured instead of the code beside us."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fmsearch")
+    origin = Path(spec.origin).resolve().parent if spec and spec.origin else None
+    checkout = Path(__file__).resolve().parent.parent
+    if origin is None or checkout not in origin.parents:
+        console.print(
+            f"[bold red]measuring fmsearch from {origin}, not from this checkout {checkout}[/]: run "
+            "`pip install -e .` here first"
+        )
+    return str(origin)
+
+
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on, and which fmsearch was measured."""
     import platform
 
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
+        "fmsearch": measured_package(),
     }
     try:
         with open("/proc/cpuinfo") as f:
