@@ -30,7 +30,7 @@ from typing import Any
 
 from contamination.benchmarks import REGISTRY, BenchmarkSpec, LoadedBenchmark, load_benchmark
 from contamination.errors import BenchmarkError, ConfigError
-from contamination.windows import VERDICTS, WindowParams
+from contamination.windows import WindowParams, summarize
 
 DEFINITION = (
     "An entry's checked text is cut into windows of {length} Unicode code points starting at position 0 or at the "
@@ -249,18 +249,6 @@ def score_pair(
     return rows, False
 
 
-def summarize_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
-    out: dict[str, Any] = {"entries": n}
-    for v in VERDICTS:
-        out[v] = sum(1 for r in rows if r["verdict"] == v)
-    for v in VERDICTS:
-        out[f"{v}_pct"] = 100.0 * out[v] / n if n else 0.0
-    out["short"] = sum(1 for r in rows if r["short"])
-    out["mean_eta"] = sum(r["eta"] for r in rows) / n if n else 0.0
-    return out
-
-
 # -- the whole bulletin ---------------------------------------------------------------------------------------------
 
 
@@ -316,7 +304,7 @@ def compute(
             hook = reporter.pair_started(spec, ref.name, len(bench.entries))
             rows, cached = score_pair(bench, ref, idx, config.params, cache_dir, hook)
             reporter.pair_done(spec, ref.name, cached)
-            item["results"][ref.name] = summarize_rows(rows)
+            item["results"][ref.name] = summarize(rows)
             item["flagged"][ref.name] = [
                 {
                     k: r[k]

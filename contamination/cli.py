@@ -125,8 +125,8 @@ def contamination(
     from rich.console import Console
 
     from contamination.benchmarks import load_benchmark, resolve
-    from contamination.scoring import EntryScore, score_texts, summarize
-    from contamination.windows import WindowParams
+    from contamination.scoring import score_texts
+    from contamination.windows import WindowParams, summarize
 
     console = Console(stderr=True, highlight=False)
     params = WindowParams(length=window)
@@ -152,21 +152,7 @@ def contamination(
             workers = min(4, os.cpu_count() or 1)
             scores = score_texts(idx, texts, params, on_entry=lambda i, s: progress.advance(task), workers=workers)
             rows = [s.to_dict() for s in scores]
-    summary = summarize(
-        [
-            EntryScore(
-                eta=r["eta"],
-                verdict=r["verdict"],
-                windows_found=r["windows_found"],
-                windows_total=r["windows_total"],
-                short=r["short"],
-                longest_match=r["longest_match"],
-                chars=r.get("chars", 0),
-                evidence=None,
-            )
-            for r in rows
-        ]
-    )
+    summary = summarize(rows)
     if out is not None:
         with out.open("w", encoding="utf-8") as f:
             for entry, row in zip(bench.entries, rows, strict=True):

@@ -242,14 +242,3 @@ def score_texts(
             if on_entry is not None:
                 on_entry(i, score)
     return scores
-
-
-def summarize(scores: Sequence[EntryScore]) -> dict[str, Any]:
-    """Counts and percentages of clean / suspicious / dirty entries, and the number of short ones.
-    The contamination rate of a benchmark is `dirty_pct`."""
-    n = len(scores)
-    counts = {v: 0 for v in ("clean", "suspicious", "dirty")}
-    for s in scores:
-        counts[s.verdict] += 1
-    pct = {f"{v}_pct": (100.0 * c / n if n else 0.0) for v, c in counts.items()}
-    return {"entries": n, **counts, **pct, "short": sum(1 for s in scores if s.short)}

@@ -12,7 +12,9 @@ code point (`char_bytes[i]` = byte offset of character i, with one extra entry f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,21 @@ CLEAN = "clean"
 SUSPICIOUS = "suspicious"
 DIRTY = "dirty"
 VERDICTS = (CLEAN, SUSPICIOUS, DIRTY)
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts and percentages of clean / suspicious / dirty entries, the number of short ones and the mean eta, from
+    scored entries as rows (`EntryScore.to_dict()`, a service response, a bulletin's cached results).
+    The contamination rate of a benchmark is `dirty_pct`."""
+    n = len(rows)
+    out: dict[str, Any] = {"entries": n}
+    for v in VERDICTS:
+        out[v] = sum(1 for r in rows if r["verdict"] == v)
+    for v in VERDICTS:
+        out[f"{v}_pct"] = 100.0 * out[v] / n if n else 0.0
+    out["short"] = sum(1 for r in rows if r["short"])
+    out["mean_eta"] = sum(r["eta"] for r in rows) / n if n else 0.0
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 import fmsearch
 from contamination import windows as win
 from contamination.errors import EmptyEntry, EntryTooLong, InvalidParams
-from contamination.scoring import score_texts, summarize
-from contamination.windows import WindowParams
+from contamination.scoring import score_texts
+from contamination.windows import WindowParams, summarize
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The oracle: the definition, as plainly as it can be written
@@ -225,7 +225,7 @@ def test_planted_corpus_covers_every_verdict(planted) -> None:
     verdicts = {s.verdict for s in scores}
     assert verdicts == {"clean", "suspicious", "dirty"}
     assert any(s.short for s in scores) and any(s.short and s.verdict == "dirty" for s in scores)
-    summary = summarize(scores)
+    summary = summarize([s.to_dict() for s in scores])
     assert summary["clean"] + summary["suspicious"] + summary["dirty"] == len(entries)
     assert summary["dirty_pct"] == pytest.approx(100 * summary["dirty"] / len(entries))
 
