@@ -29,7 +29,7 @@ from fmsearch.results import BuildSummary
 from fmsearch.sources import RecordReport, read_documents
 
 SEPARATOR = 0xFF  # precedes every document; never occurs in UTF-8, so no match spans two documents
-MAX_TEXT_BYTES = 2**31 - 2  # 32-bit suffix array (format 1); larger corpora are split into shards
+MAX_TEXT_BYTES = 2**31 - 2  # 32-bit suffix array; larger corpora are split into shards
 CHUNK = 1 << 20
 # The index's arrays besides the wavelet tree's (wavelet.ARRAY_NAMES): alphabet tables, samples, document starts.
 TABLE_ARRAYS = (
@@ -37,9 +37,15 @@ TABLE_ARRAYS = (
     "symbol_of_byte",
     "byte_of_symbol",
     "sa_samples",
-    "isa_samples",
+    "sampled_row_heads",
+    "sampled_row_bits",
+    "isa_holders",
+    "isa_counts",
+    "isa_back",
     "doc_starts",
 )
+# Format 1 sampled rows by rank (every sa_rate-th) and stored inverse-SA samples instead.
+TABLE_ARRAYS_V1 = ("first_row", "symbol_of_byte", "byte_of_symbol", "sa_samples", "isa_samples", "doc_starts")
 METADATA_ARRAYS = ("meta_offsets", "meta_blob")
 
 
@@ -115,29 +121,38 @@ def _read_text(documents: Iterable[tuple[str, dict]], update) -> tuple[bytearray
     return text, starts, meta_blob, meta_offsets
 
 
-def _bwt_and_samples(text: np.ndarray, sa: np.ndarray, sa_rate: int, isa_rate: int, scratch: Path):
-    """Write the BWT (n + 1 rows; row 0 is the empty suffix) to `scratch`; return the ISA samples and `primary`.
+def _bwt_and_samples(text: np.ndarray, sa: np.ndarray, rate: int, scratch: Path) -> tuple[np.ndarray, int, int]:
+    """Write the BWT (n + 1 rows; row 0 is the empty suffix) to `scratch`; return the sampled rows as a bitmap (one
+    bit per row, least significant first), the number of samples, and `primary`.
 
-    Row r holds the byte before suffix sa[r - 1]; the suffix at 0 is preceded by the separator (`primary`). The SA
-    samples (every sa_rate-th row) are gathered in place at the front of `sa`, over entries already read, so that
-    they cost no memory while the text and the suffix array are alive: sa[j] is row j * sa_rate's suffix, j >= 1.
+    Row r holds the byte before suffix sa[r - 1]; the suffix at 0 is preceded by the separator (`primary`). The
+    samples are the rows of the text positions divisible by `rate` (text order). Their positions / rate are gathered
+    in row order, in place at the front of `sa` over entries already read, so that they cost no memory while the
+    text and the suffix array are alive; row 0 (position n) is left out there, as it may come first.
     """
     n = text.shape[0]
-    isa_samples = np.zeros((n + isa_rate - 1) // isa_rate, dtype=np.uint32)
+    marks = np.zeros((n + 1) // 8 + 2, dtype=np.uint8)
     primary = int(np.argmin(sa)) + 1
+    gathered = 0
     with open(scratch, "wb") as f:
         f.write(text[n - 1 : n].tobytes())
         for lo in range(0, n, CHUNK):
-            suffixes = sa[lo : lo + CHUNK]
+            suffixes = sa[lo : lo + CHUNK].copy()
             part = text.take(suffixes - 1)
             if lo < primary <= lo + suffixes.shape[0]:
                 part[primary - 1 - lo] = SEPARATOR
             f.write(part.tobytes())
-            sampled = np.flatnonzero(suffixes % isa_rate == 0)
-            isa_samples[suffixes[sampled] // isa_rate] = sampled + (lo + 1)
-            first = -(lo + 1) % sa_rate  # the chunk's first row that is a multiple of sa_rate
-            sa[(lo + 1 + first) // sa_rate : (lo + suffixes.shape[0]) // sa_rate + 1] = suffixes[first::sa_rate]
-    return isa_samples, primary
+            sampled = np.flatnonzero(suffixes % rate == 0)
+            # Rows lo + 1 + i: bit i + 1 of a bitmap that starts at row lo, a multiple of 8.
+            bitmap = np.zeros(suffixes.shape[0] + 8, dtype=bool)
+            bitmap[sampled + 1] = True
+            packed = np.packbits(bitmap, bitorder="little")
+            marks[lo // 8 : lo // 8 + packed.shape[0]] |= packed
+            sa[gathered : gathered + sampled.shape[0]] = suffixes[sampled] // rate
+            gathered += sampled.shape[0]
+    if n % rate == 0:
+        marks[0] |= 1
+    return marks, gathered, primary
 
 
 def build_index(
@@ -158,9 +173,12 @@ def build_index(
     Raises InputError for malformed input (unless `skip_bad_records`), IndexExists if `out` exists.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    sa_rate, isa_rate = preset.sa_rate, preset.isa_rate
-    if sa_rate < 1 or isa_rate < 1:
-        raise InputError(f"sampling rates must be >= 1 (preset {preset.name}: {sa_rate}, {isa_rate})")
+    sa_rate = preset.sa_rate
+    if sa_rate < 1 or preset.isa_shortcut < 1:
+        raise InputError(
+            f"sampling parameters must be >= 1 (preset {preset.name}: sa_rate {sa_rate}, "
+            f"isa_shortcut {preset.isa_shortcut})"
+        )
     started = time.perf_counter()
     out = Path(out)
     report = RecordReport()
@@ -184,18 +202,18 @@ def build_index(
                 sa = pydivsufsort.divsufsort(text)
             scratch = tmp / "bwt.scratch"
             with stages.stage("bwt + samples"):
-                isa_samples, primary = _bwt_and_samples(text, sa, sa_rate, isa_rate, scratch)
+                marks, gathered, primary = _bwt_and_samples(text, sa, sa_rate, scratch)
                 del text
                 text_buf = None  # noqa: F841 - frees the text before the samples are copied out and the BWT loaded
-                sa_samples = sa[: n // sa_rate + 1].astype(np.uint32)
-                sa_samples[0] = n  # row 0: the empty suffix
+                head = [n // sa_rate] if n % sa_rate == 0 else []  # row 0, the empty suffix, comes first
+                sa_samples = np.concatenate([np.array(head, dtype=np.uint32), sa[:gathered].astype(np.uint32)])
                 del sa
             present = np.nonzero(byte_counts)[0]
             symbol_of_byte = np.full(256, -1, dtype=np.int16)
             symbol_of_byte[present] = np.arange(present.shape[0])
             first_row = (1 + np.concatenate([[0], np.cumsum(byte_counts[present])[:-1]])).astype(np.int64)
             with stages.stage("wavelet tree"):
-                from fmsearch import intvector, wavelet
+                from fmsearch import eliasfano, intvector, permutation, wavelet
 
                 bwt = np.fromfile(scratch, dtype=np.uint8)
                 scratch.unlink()
@@ -204,14 +222,23 @@ def build_index(
                     np.take(lut, bwt[lo : lo + CHUNK], out=bwt[lo : lo + CHUNK])
                 arrays = wavelet.build_wavelet(bwt, int(present.shape[0]), preset.bitvectors)
                 del bwt
+            with stages.stage("samples"):
+                width = intvector.width_for(sa_samples.shape[0] - 1)
+                low_bits = eliasfano.low_bits_for(n + 1, sa_samples.shape[0])
+                heads, bits = eliasfano.encode(marks, n + 1, low_bits)
+                del marks
+                inverse = permutation.build(sa_samples, preset.isa_shortcut, width)
             with stages.stage("write"):
-                width = intvector.width_for(n)
                 arrays.update(
                     first_row=first_row,
                     symbol_of_byte=symbol_of_byte,
                     byte_of_symbol=present.astype(np.uint8),
                     sa_samples=intvector.pack(sa_samples, width),
-                    isa_samples=intvector.pack(isa_samples, width),
+                    sampled_row_heads=heads,
+                    sampled_row_bits=bits,
+                    isa_holders=inverse["holders"],
+                    isa_counts=inverse["counts"],
+                    isa_back=inverse["back"],
                     doc_starts=np.append(np.frombuffer(starts, dtype=np.int64), n),
                     meta_offsets=np.frombuffer(meta_offsets, dtype=np.uint64),
                     meta_blob=np.frombuffer(bytes(meta_blob), dtype=np.uint8),
@@ -234,7 +261,7 @@ def build_index(
                             "preset": preset.name,
                             "bitvectors": preset.bitvectors,
                             "sa_rate": sa_rate,
-                            "isa_rate": isa_rate,
+                            "isa_shortcut": preset.isa_shortcut,
                             "block": wavelet.BLOCK,
                             "separator": SEPARATOR,
                         },
@@ -243,6 +270,7 @@ def build_index(
                         "text_bytes": n,
                         "primary": primary,
                         "sample_width": width,
+                        "sample_low_bits": low_bits,
                         "index_bytes": index_bytes,
                         "metadata_bytes": metadata_bytes,
                         "skipped_records": report.skipped,

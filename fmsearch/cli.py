@@ -224,7 +224,7 @@ def build_summary_table(summary: Any, title: str = "build") -> Table:
     return table
 
 
-_STAGE_ORDER = ("read", "suffix array", "bwt + samples", "wavelet tree", "write")
+_STAGE_ORDER = ("read", "suffix array", "bwt + samples", "wavelet tree", "samples", "write")
 
 
 def _stage_rank(stage: str) -> int:

@@ -15,13 +15,27 @@ from typing import Any
 import numpy as np
 
 from fmsearch import kernels, storage, wavelet
-from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS
+from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS, TABLE_ARRAYS_V1
 from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.results import Document, FindResult, Hit, Snippet
 
 DEFAULT_MAX_QUERY_BYTES = 65536
-INDEX_ARRAYS = (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS)
+INDEX_ARRAYS = {2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS), 1: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V1)}
 Query = str | bytes | bytearray | memoryview
+
+
+_TEXT_ORDER_DTYPES = {
+    "sampled_row_heads": np.uint64,
+    "sampled_row_bits": np.uint64,
+    "isa_holders": np.uint64,
+    "isa_counts": np.uint32,
+    "isa_back": np.uint64,
+}
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # as the memory maps are: the kernels then compile once for both formats
+    return array
 
 
 def encode_query(query: Query, max_bytes: int) -> np.ndarray:
@@ -91,13 +105,15 @@ class FMIndex:
 
     def _open(self, max_query_bytes: int) -> None:
         files = self.manifest["files"]
-        missing = [name for name in (*INDEX_ARRAYS, *METADATA_ARRAYS) if name not in files]
+        version = self.manifest["format_version"]
+        names = (*INDEX_ARRAYS[version], *METADATA_ARRAYS)
+        missing = [name for name in names if name not in files]
         if missing:
             raise storage.IndexFormatError(
                 f"{self.path}: the manifest lists no {', '.join(missing)}; the index is damaged or was written by "
                 "another build of fmsearch: rebuild it"
             )
-        arrays = {name: storage.open_array(self.path, files[name]) for name in (*INDEX_ARRAYS, *METADATA_ARRAYS)}
+        arrays = {name: storage.open_array(self.path, files[name]) for name in names}
         params = self.manifest["params"]
         if (
             params.get("block") != wavelet.BLOCK
@@ -113,6 +129,15 @@ class FMIndex:
         self._meta_offsets = arrays["meta_offsets"]
         self._meta_blob = arrays["meta_blob"]
         width = self.manifest["sample_width"]
+        if version == 1:
+            # Rows sampled by rank and stored inverse-SA samples; the text-order arrays stay empty (low bits -1).
+            empty = {name: _read_only(np.zeros(0, dtype=dtype)) for name, dtype in _TEXT_ORDER_DTYPES.items()}
+            text_order = (*empty.values(), -1)
+            isa = (params["isa_rate"], width, arrays["isa_samples"])
+        else:
+            text_order = (*(arrays[name] for name in _TEXT_ORDER_DTYPES), self.manifest["sample_low_bits"])
+            isa = (params["sa_rate"], width, _read_only(np.zeros(0, dtype=np.uint64)))
+        heads, bits, holders, counts, back, low_bits = text_order
         self._fm = (
             tuple(arrays[name] for name in wavelet.ARRAY_NAMES),
             arrays["first_row"],
@@ -122,10 +147,14 @@ class FMIndex:
             params["sa_rate"],
             width,
             arrays["sa_samples"],
-            params["isa_rate"],
-            width,
-            arrays["isa_samples"],
+            *isa,
             self._n,
+            heads,
+            bits,
+            low_bits,
+            holders,
+            counts,
+            back,
         )
         self._file_bytes = {name: files[name]["bytes"] for name in files}
 
@@ -155,7 +184,7 @@ class FMIndex:
 
     def locate(self, query: Query, limit: int = 10, offset: int = 0) -> tuple[int, np.ndarray]:
         """(total, text positions of occurrences offset..offset+limit in suffix order). Positions are in the
-        concatenated text; `find` turns them into (document, offset). Cost: about sa_rate LF steps per hit."""
+        concatenated text; `find` turns them into (document, offset). Cost: fewer than sa_rate LF steps per hit."""
         check_page(limit, offset)
         sp, ep = self._interval(query)
         total = ep - sp
@@ -273,15 +302,15 @@ class FMIndex:
         groups = {
             "bwt wavelet tree": wavelet.ARRAY_NAMES,
             "C array + alphabet": ("first_row", "symbol_of_byte", "byte_of_symbol"),
-            "suffix array samples": ("sa_samples",),
-            "inverse suffix array samples": ("isa_samples",),
+            "suffix array samples": ("sa_samples", "sampled_row_heads", "sampled_row_bits"),
+            "inverse suffix array samples": ("isa_samples", "isa_holders", "isa_counts", "isa_back"),
             "document starts": ("doc_starts",),
             "metadata": METADATA_ARRAYS,
         }
-        return {
-            group: {"bytes": sum(self._file_bytes[n] for n in names), "parts": {n: self._file_bytes[n] for n in names}}
-            for group, names in groups.items()
+        parts = {
+            group: {n: self._file_bytes[n] for n in names if n in self._file_bytes} for group, names in groups.items()
         }
+        return {group: {"bytes": sum(p.values()), "parts": p} for group, p in parts.items()}
 
     def warm(self) -> None:
         """Compile / load every kernel once (numba caches them on disk), so the first query is fast."""

@@ -9,7 +9,14 @@ Conventions. The text T (n bytes) is every document preceded by 0xFF. The BWT ha
 suffix, and the row `primary` whose suffix is all of T has no preceding byte; it is stored as 0xFF, so rank of 0xFF is
 one too high after it (`lf` corrects this; backward search never asks, as patterns cannot hold 0xFF).
 `fm` is the tuple (wt, first_row, symbol_of_byte, byte_of_symbol, primary, sa_rate, sa_width, sa_samples,
-isa_rate, isa_width, isa_samples, n), where first_row[c] is the first row whose suffix starts with dense symbol c.
+isa_rate, isa_width, isa_samples, n, sampled_row_heads, sampled_row_bits, sample_low_bits, isa_holders, isa_counts,
+isa_back), where first_row[c] is the first row whose suffix starts with dense symbol c.
+
+Samples. Format 2 samples the suffix array in text order: the rows of the positions divisible by sa_rate, found
+through `eliasfano`, hold position / sa_rate; the row of such a position comes from the inverse of that permutation
+(`permutation`), so it doubles as the inverse-SA sample (isa_rate == sa_rate, isa_samples empty). Format 1 sampled
+every sa_rate-th row and stored inverse-SA samples every isa_rate positions; its shards say so with
+sample_low_bits == -1 and empty text-order arrays.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch import intvector, wavelet
+from fmsearch import eliasfano, intvector, permutation, wavelet
 from fmsearch.jit import walker
 
 
@@ -113,10 +120,32 @@ def lf_many(fm, rows: np.ndarray, symbols: np.ndarray, out: np.ndarray, work: np
         out[k] += first_row[c] - (1 if c == separator and rows[k] > primary else 0)
 
 
+@walker
+def sample_position(fm, row: int) -> int:
+    """The text position of `row` when the row holds a suffix-array sample, else -1."""
+    if fm[14] < 0:
+        if row == fm[4]:
+            return 0
+        if row % fm[5] == 0:
+            return intvector.get(fm[7], fm[6], row // fm[5])
+        return -1
+    j = eliasfano.find(fm[12], fm[13], fm[14], row)
+    return -1 if j < 0 else intvector.get(fm[7], fm[6], j) * fm[5]
+
+
+@walker
+def sampled_row(fm, q: int) -> int:
+    """The row of text position q * isa_rate (< n)."""
+    if fm[14] < 0:
+        return intvector.get(fm[10], fm[9], q)
+    j = permutation.inverse(fm[7], fm[6], fm[15], fm[16], fm[17], q)
+    return eliasfano.select(fm[12], fm[13], fm[14], j)
+
+
 @njit(nogil=True, cache=True)
 def locate_range(fm, sp: int, ep: int) -> np.ndarray:
-    """Text positions of rows [sp, ep) (int64, in row order): every row walks LF to a sampled row (every
-    sa_rate-th, and `primary`), all walks advancing together through `lf_many` so their cache misses overlap."""
+    """Text positions of rows [sp, ep) (int64, in row order): every row walks LF to a sampled row, all walks
+    advancing together through `lf_many` so their cache misses overlap."""
     count = ep - sp
     out = np.empty(count, dtype=np.int64)
     _locate_range(fm, sp, out, np.empty((5, count), dtype=np.int64), wavelet.workspace(count))
@@ -125,7 +154,6 @@ def locate_range(fm, sp: int, ep: int) -> np.ndarray:
 
 @walker
 def _locate_range(fm, sp, out, state, work) -> None:
-    primary, rate = fm[4], fm[5]
     count = out.shape[0]
     rows, live, current, symbols, moved = state[0], state[1], state[2], state[3], state[4]
     for k in range(count):
@@ -137,14 +165,12 @@ def _locate_range(fm, sp, out, state, work) -> None:
         kept = 0
         for t in range(remaining):
             k = live[t]
-            row = rows[k]
-            if row == primary:
-                out[k] = steps
-            elif row % rate == 0:
-                out[k] = intvector.get(fm[7], fm[6], row // rate) + steps
+            position = sample_position(fm, rows[k])
+            if position >= 0:
+                out[k] = position + steps
             else:
                 live[kept] = k
-                current[kept] = row
+                current[kept] = rows[k]
                 kept += 1
         remaining = kept
         lf_many(fm, current[:remaining], symbols[:remaining], moved[:remaining], work)
@@ -156,31 +182,46 @@ def _locate_range(fm, sp, out, state, work) -> None:
 @njit(nogil=True, cache=True)
 def extract(fm, lo: int, hi: int) -> np.ndarray:
     """T[lo:hi] as uint8. Each stretch between two inverse-SA samples is rebuilt by walking LF back from the sample
-    after it; all stretches walk together through `lf_many`, so their cache misses overlap."""
+    after it; all stretches walk together through `lf_many`, so their cache misses overlap. Long ranges of format 2
+    use every `spread`-th sample only (up to 8), as finding a sample's row costs a few cache misses of its own."""
     out = np.empty(hi - lo, dtype=np.uint8)
     if hi > lo:
-        rate = fm[8]
-        stretches = (hi + rate - 1) // rate - lo // rate
-        _extract(fm, lo, hi, out, np.empty((6, stretches), dtype=np.int64), wavelet.workspace(stretches))
+        spread = 1 if fm[14] < 0 else min(8, max(1, (hi - lo) // (fm[8] * 64)))
+        stride = fm[8] * spread
+        stretches = (hi + stride - 1) // stride - lo // stride
+        _extract(fm, lo, hi, spread, out, np.empty((9, stretches), dtype=np.int64), wavelet.workspace(stretches))
     return out
 
 
 @walker
-def _extract(fm, lo, hi, out, state, work) -> None:
-    byte_of_symbol, rate, width, samples, n = fm[3], fm[8], fm[9], fm[10], fm[11]
-    first = lo // rate + 1  # stretch s covers positions ((first + s - 1) * rate, (first + s) * rate], read downwards
+def _extract(fm, lo, hi, spread, out, state, work) -> None:
+    byte_of_symbol, n = fm[3], fm[11]
+    stride = fm[8] * spread
+    first = lo // stride + 1  # stretch s covers positions ((first + s - 1) * stride, (first + s) * stride], downwards
     stretches = state.shape[1]
     rows, pos, active, current, symbols, moved = state[0], state[1], state[2], state[3], state[4], state[5]
+    inside = 0  # stretches that start at a sample before n: the first ones
     for s in range(stretches):
         k = first + s
-        if k * rate >= n:
+        if k * stride >= n:
             pos[s], rows[s] = n, 0
         else:
-            pos[s], rows[s] = k * rate, intvector.get(samples, width, k)
+            pos[s] = k * stride
+            current[s] = k * spread
+            inside += 1
+    if fm[14] < 0:
+        for s in range(inside):
+            rows[s] = sampled_row(fm, current[s])
+    else:
+        # The rows of all start samples at once, so that their cache misses overlap: their ranks among the
+        # samples (inverse permutation), then the rows of those ranks.
+        samples = moved[:inside]
+        permutation.inverse_many(fm[7], fm[6], fm[15], fm[16], fm[17], current[:inside], samples, state[6:9, :inside])
+        eliasfano.select_many(fm[12], fm[13], fm[14], samples, rows[:inside], state[6:8, :inside])
     while True:
         live = 0
         for s in range(stretches):
-            if pos[s] > lo and pos[s] > (first + s - 1) * rate:
+            if pos[s] > lo and pos[s] > (first + s - 1) * stride:
                 active[live] = s
                 current[live] = rows[s]
                 live += 1

@@ -14,14 +14,16 @@ class Preset:
     `compact`: RRR-coded bitvectors (the BWT takes about 2.3 bits per corpus byte on mixed prose and code).
     `fast`: plain bitvectors with the rank count inside each cache line: about 1.4x the size for 1.6-2.9x faster
     queries as measured (bench/core.py: one cache miss per tree level instead of two).
-    SA samples every `sa_rate` rows (locate walks about that many LF steps per hit) and inverse-SA samples every
-    `isa_rate` text positions (extract walks up to that many extra steps per range).
+    The suffix array is sampled at every `sa_rate`-th text position: locate walks fewer than sa_rate LF steps per
+    hit, and extract starts its walks at those positions, found through the inverse of the samples' permutation,
+    with a back pointer every `isa_shortcut` steps of its cycles (`permutation.py`: up to 2 * isa_shortcut + 1
+    reads per start).
     """
 
     name: str
     bitvectors: str
     sa_rate: int = 32
-    isa_rate: int = 64
+    isa_shortcut: int = 8
 
 
 PRESETS = {

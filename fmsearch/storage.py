@@ -24,7 +24,8 @@ import xxhash
 
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written; format 1 (rank-order SA samples and stored inverse-SA samples) is still read
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "fmsearch-shard"
 ARRAY_MAGIC = b"FMSARRAY"
@@ -124,10 +125,10 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("magic") != MANIFEST_KIND:
         raise IndexFormatError(f"{path}: not an fmsearch shard manifest")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedVersion(
-            f"{directory}: index format version {version} is not supported by this fmsearch, which reads version "
-            f"{FORMAT_VERSION}; rebuild the index with this version or use a matching fmsearch"
+            f"{directory}: index format version {version} is not supported by this fmsearch, which reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; rebuild the index with this version or use a matching fmsearch"
         )
     if manifest.get(MANIFEST_CHECKSUM) != json_digest(manifest, MANIFEST_CHECKSUM):
         raise ChecksumMismatch(f"{path}: manifest checksum mismatch; the index is damaged: rebuild it")
@@ -154,8 +155,10 @@ def open_array(directory: Path, entry: dict[str, Any]) -> np.ndarray:
     magic, version, header_bytes, dtype_str, ndim, *dims = _HEADER.unpack_from(header)
     if magic != ARRAY_MAGIC or header_bytes != HEADER_BYTES:
         raise IndexFormatError(f"{path}: not an fmsearch array file (bad header); rebuild the index")
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersion(f"{path}: array format version {version}, this fmsearch reads {FORMAT_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise UnsupportedVersion(
+            f"{path}: array format version {version}, this fmsearch reads {', '.join(map(str, READABLE_VERSIONS))}"
+        )
     if dtype_str.rstrip(b"\0").decode() != dtype.str or tuple(dims[:ndim]) != shape:
         raise IndexFormatError(f"{path}: header does not match the manifest (dtype or shape); rebuild the index")
     if dtype.itemsize * int(np.prod(shape)) == 0:

@@ -1,8 +1,8 @@
 """On-disk format safety: damage is caught by a typed error at open or by `verify`, never answered silently.
 
 Each damage test works on its own copy of one small shard per preset. The frozen shards under tests/data (format
-version 1: `frozen-v1` built with the compact preset, `frozen-v1-fast` with the fast one, and the answers both must
-give in `frozen-v1.expected.json`) must keep opening and answering. For a new format version, write new ones next to
+version V: `frozen-vV` built with the compact preset, `frozen-vV-fast` with the fast one, and the answers both must
+give in `frozen-vV.expected.json`) must keep opening and answering. For a new format version, write new ones next to
 them (`python tests/test_format.py --write-frozen DATA_DIR VERSION`) and keep the old ones.
 """
 
@@ -24,9 +24,11 @@ from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, Uns
 from fmsearch.presets import PRESETS
 
 DATA = Path(__file__).parent / "data"
-FROZEN_VERSION = 1
-FROZEN = {"compact": DATA / "frozen-v1", "fast": DATA / "frozen-v1-fast"}  # preset -> shard
-FROZEN_EXPECTED = DATA / "frozen-v1.expected.json"
+FROZEN = {  # (format version, preset) -> shard
+    (version, preset): DATA / f"frozen-v{version}{'' if preset == 'compact' else '-' + preset}"
+    for version in storage.READABLE_VERSIONS
+    for preset in ("compact", "fast")
+}
 
 DOCS: list[Any] = [
     {"text": "The quick brown fox jumps over the lazy dog.", "id": "en-1", "lang": "en"},
@@ -173,7 +175,8 @@ def test_other_format_version_names_both_versions(copy: Path) -> None:
     with pytest.raises(UnsupportedVersion) as caught:
         fmsearch.open_index(copy)
     message = str(caught.value)
-    assert f"version {storage.FORMAT_VERSION + 1}" in message and f"version {storage.FORMAT_VERSION}" in message
+    readable = ", ".join(map(str, storage.READABLE_VERSIONS))
+    assert f"version {storage.FORMAT_VERSION + 1}" in message and f"reads versions {readable}" in message
     assert storage.verify(copy) != []
 
 
@@ -348,14 +351,14 @@ def write_frozen(data: Path, version: int) -> None:
     (data / f"frozen-v{version}.expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n")
 
 
-@pytest.mark.parametrize("preset", sorted(FROZEN))
-def test_frozen_v1_shard_still_opens_and_answers(preset: str) -> None:
-    frozen = FROZEN[preset]
-    expected = json.loads(FROZEN_EXPECTED.read_text(encoding="utf-8"))
-    assert expected == expected_answers(DOCS) | {"format_version": FROZEN_VERSION}  # still describes DOCS
+@pytest.mark.parametrize(("version", "preset"), sorted(FROZEN))
+def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None:
+    frozen = FROZEN[version, preset]
+    expected = json.loads((DATA / f"frozen-v{version}.expected.json").read_text(encoding="utf-8"))
+    assert expected == expected_answers(DOCS) | {"format_version": version}  # still describes DOCS
     assert storage.verify(frozen) == []
     idx = fmsearch.open_index(frozen)
-    assert idx.manifest["format_version"] == expected["format_version"] == FROZEN_VERSION
+    assert idx.manifest["format_version"] == expected["format_version"] == version
     assert idx.manifest["params"]["preset"] == preset
     assert idx.num_documents == expected["num_documents"]
     assert idx.num_bytes == expected["num_bytes"]
@@ -369,9 +372,9 @@ def test_frozen_v1_shard_still_opens_and_answers(preset: str) -> None:
         assert sorted([h.doc_id, h.offset] for h in found.hits) == expected["occurrences"][query], query
 
 
-@pytest.mark.parametrize("preset", sorted(FROZEN))
-def test_frozen_shard_is_small(preset: str) -> None:
-    total = sum(p.stat().st_size for p in FROZEN[preset].iterdir())
+@pytest.mark.parametrize(("version", "preset"), sorted(FROZEN))
+def test_frozen_shard_is_small(version: int, preset: str) -> None:
+    total = sum(p.stat().st_size for p in FROZEN[version, preset].iterdir())
     assert total < 20_000, f"the frozen shard is {total} bytes; keep it a few KB"
 
 

@@ -1,5 +1,6 @@
 """Round-trip properties of the succinct structures under the index: RRR bitvectors, packed integer vectors, the
-blocked Huffman-shaped wavelet tree (access / rank against plain numpy), and the LF mapping of a built shard."""
+blocked Huffman-shaped wavelet tree (access / rank against plain numpy), the sampled rows (Elias-Fano) and the
+inverse of the samples' permutation, and the LF mapping and samples of a built shard."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from numba import njit
 
 import fmsearch
-from fmsearch import intvector, kernels, plainbits, rrr, wavelet
+from fmsearch import eliasfano, intvector, kernels, permutation, plainbits, rrr, wavelet
 
 
 def _encode(bits: np.ndarray):
@@ -169,6 +170,74 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
             assert wavelet.rank_pair(wt, c, i, j) == (wavelet.rank(wt, c, i), wavelet.rank(wt, c, j))
 
 
+@njit
+def _find_all(heads, bits, low_bits, rows):
+    return np.array([eliasfano.find(heads, bits, low_bits, r) for r in range(rows)])
+
+
+@njit
+def _select_all(heads, bits, low_bits, members):
+    return np.array([eliasfano.select(heads, bits, low_bits, j) for j in range(members)])
+
+
+def _member_sets():
+    rng = np.random.default_rng(7)
+    yield "one-in-32", rng.random(70_000) < 1 / 32
+    yield "dense", rng.random(5_000) < 0.6
+    yield "all", np.ones(4_097, dtype=bool)
+    yield "single-last", np.arange(2_049) == 2_048
+    clustered = np.zeros(20_000, dtype=bool)
+    clustered[3_000:3_700] = True  # a whole group's worth in a few buckets, then nothing
+    clustered[19_999] = True
+    yield "clustered", clustered
+    every_32 = np.zeros(9_000, dtype=bool)
+    every_32[::32] = True
+    yield "every-32", every_32
+    yield "one-row", np.ones(1, dtype=bool)
+
+
+@pytest.mark.parametrize(("name", "members"), list(_member_sets()), ids=[name for name, _ in _member_sets()])
+def test_eliasfano_find_and_select_match_numpy(name, members):
+    rows, count = len(members), int(members.sum())
+    low_bits = eliasfano.low_bits_for(rows, count)
+    assert 0 <= low_bits <= eliasfano.GROUP_BITS
+    heads, bits = eliasfano.encode(np.packbits(members, bitorder="little"), rows, low_bits)
+    expected = np.full(rows, -1)
+    expected[members] = np.arange(count)
+    assert np.array_equal(_find_all(heads, bits, low_bits, rows), expected)
+    assert np.array_equal(_select_all(heads, bits, low_bits, count), np.flatnonzero(members))
+    if name == "one-in-32":  # about 2 + low_bits bits per member, plus a head per group
+        assert bits.nbytes * 8 < count * (2.3 + low_bits) + 200
+
+
+def _permutations():
+    rng = np.random.default_rng(3)
+    yield "random", rng.permutation(10_000)
+    yield "one-cycle", np.roll(np.arange(5_000), 1)
+    yield "identity", np.arange(1_000)
+    yield "reversal", np.arange(3_000)[::-1].copy()
+    yield "single", np.zeros(1, dtype=np.int64)
+
+
+@pytest.mark.parametrize("step", [1, 3, 8, 100_000])
+@pytest.mark.parametrize(("name", "perm"), list(_permutations()), ids=[name for name, _ in _permutations()])
+def test_permutation_inverse_matches_numpy(name, perm, step):
+    m = len(perm)
+    width = intvector.width_for(max(m - 1, 1))
+    arrays = permutation.build(perm.astype(np.uint32), step, width)
+    values = intvector.pack(perm, width)
+    got = _inverse_each(values, width, arrays["holders"], arrays["counts"], arrays["back"], m)
+    assert np.array_equal(perm[got], np.arange(m))
+    holders = int(np.unpackbits(arrays["holders"].view(np.uint8)).sum())
+    if name == "one-cycle":  # every step-th element of the cycle, none on cycles no longer than step
+        assert holders == (-(-m // step) if m > step else 0)
+
+
+@njit
+def _inverse_each(values, width, holders, counts, back, m):
+    return np.array([permutation.inverse(values, width, holders, counts, back, q) for q in range(m)])
+
+
 @pytest.mark.parametrize("preset", ["compact", "fast"])
 def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path, preset):
     docs = ["abracadabra", "", "b\x00é🎉", "zz" * 40_000, "ab"]
@@ -190,5 +259,11 @@ def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path, preset):
     assert sorted(positions.tolist()) == list(range(n + 1))
     suffixes = sorted(range(n + 1), key=lambda p: text[p:])
     assert positions.tolist() == suffixes
-    for lo, hi in [(0, 1), (0, n), (5, 37), (n - 3, n), (64, 128), (63, 129)]:
+    for lo, hi in [(0, 1), (0, n), (5, 37), (n - 3, n), (64, 128), (63, 129), (100, 5_100), (31, 16_415)]:
         assert kernels.extract(fm, lo, hi).tobytes() == text[lo:hi]
+    # The samples: exactly the rows of positions divisible by sa_rate, and back from those positions to their rows.
+    rate = idx.manifest["params"]["sa_rate"]
+    for row, position in enumerate(suffixes):
+        assert kernels.sample_position(fm, row) == (position if position % rate == 0 else -1)
+        if position % rate == 0 and position < n:
+            assert kernels.sampled_row(fm, position // rate) == row

@@ -1,0 +1,214 @@
+"""Grouped Elias-Fano code of a set of rows: which BWT rows hold a suffix-array sample (format 2).
+
+Rows are cut into groups of 2^GROUP_BITS. A group codes its members the Elias-Fano way (Elias 1974, Fano 1971): the
+high part of each member's row within the group (row >> low_bits), in unary, one 1 per member and a 0 closing each
+bucket of 2^low_bits rows; then the members' low_bits low bits. With low_bits = floor(log2(rows / members)) this
+takes about 2 + low_bits bits per member: 7 bits for one sampled row in 32. A uint64 head per group holds the members
+before it (low 32 bits) and the stream position of its code (high 32 bits), so a query reads two adjacent heads
+(a table of 8 bytes per 2048 rows, mostly cached) and the group's code (one or two cache lines).
+
+    heads  uint64 (groups + 1)   members before the group | stream position of its code << 32
+    bits   uint64                the groups' codes as one little-endian bit stream, plus two spare words
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fmsearch.jit import walker
+from fmsearch.plainbits import _popcount
+from fmsearch.rrr import read_bits
+
+GROUP_BITS = 11
+GROUP = 1 << GROUP_BITS
+MAX_STREAM_BITS = 2**32 - 1
+
+
+def low_bits_for(rows: int, members: int) -> int:
+    """Low bits per member: floor(log2(rows / members)), within [0, GROUP_BITS]."""
+    if members <= 0:
+        return GROUP_BITS
+    return max(0, min(GROUP_BITS, (rows // members).bit_length() - 1))
+
+
+@njit(nogil=True, cache=True)
+def _encode(marks: np.ndarray, rows: int, low_bits: int, heads: np.ndarray, bits: np.ndarray) -> int:
+    """Code the rows whose bit is set in `marks` (bytes, least significant bit first); returns the stream length."""
+    buckets = GROUP >> low_bits
+    low_mask = (1 << low_bits) - 1
+    members = np.empty(GROUP, dtype=np.int64)
+    before = 0
+    pos = 0
+    groups = heads.shape[0] - 1
+    for g in range(groups):
+        heads[g] = np.uint64(before) | (np.uint64(pos) << np.uint64(32))
+        lo = g * GROUP
+        k = 0
+        for byte in range(lo >> 3, (min(lo + GROUP, rows) + 7) >> 3):
+            value = marks[byte]
+            if value == 0:
+                continue
+            for t in range(8):
+                r = byte * 8 + t - lo
+                if (value >> t) & 1 and lo + r < rows:
+                    members[k] = r
+                    k += 1
+        e = 0
+        for b in range(buckets):
+            while e < k and (members[e] >> low_bits) == b:
+                bits[pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+                pos += 1
+                e += 1
+            pos += 1
+        for e in range(k):
+            if low_bits:
+                v = np.uint64(members[e] & low_mask)
+                bits[pos >> 6] |= v << np.uint64(pos & 63)
+                if (pos & 63) + low_bits > 64:
+                    bits[(pos >> 6) + 1] |= v >> np.uint64(64 - (pos & 63))
+                pos += low_bits
+        before += k
+    heads[groups] = np.uint64(before) | (np.uint64(pos) << np.uint64(32))
+    return pos
+
+
+def encode(marks: np.ndarray, rows: int, low_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(heads, bits) for the rows [0, rows) whose bit is set in `marks` (np.packbits(..., bitorder="little"))."""
+    groups = -(-rows // GROUP)
+    members = int(np.unpackbits(marks, bitorder="little", count=rows).sum()) if rows else 0
+    capacity = groups * (GROUP >> low_bits) + members * (1 + low_bits)
+    if capacity > MAX_STREAM_BITS:
+        raise ValueError(f"{capacity:,} bits of sampled-row code exceed the format's 2^32; sample more sparsely")
+    heads = np.zeros(groups + 1, dtype=np.uint64)
+    bits = np.zeros(capacity // 64 + 3, dtype=np.uint64)
+    used = _encode(marks, rows, low_bits, heads, bits)
+    return heads, bits[: used // 64 + 3].copy()  # two spare words: a 64-bit read may start in the last one
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _read64(words: np.ndarray, pos: int) -> np.uint64:
+    """64 bits of the stream from bit `pos`."""
+    w = pos >> 6
+    shift = pos & 63
+    if shift == 0:
+        return words[w]
+    return (words[w] >> np.uint64(shift)) | (words[w + 1] << np.uint64(64 - shift))
+
+
+@njit(nogil=True, cache=True)
+def _select_in_word(word: np.uint64, rank: int) -> int:
+    """Position of the rank-th (from 0) set bit of `word`. Precondition: `word` has more than `rank` set bits."""
+    x = np.uint64(word)
+    left = np.int64(rank)
+    at = np.int64(0)
+    while True:
+        ones = _popcount(x & np.uint64(0xFF))
+        if left < ones:
+            break
+        left -= ones
+        x >>= np.uint64(8)
+        at += 8
+    while True:
+        if x & np.uint64(1):
+            if left == 0:
+                return at
+            left -= 1
+        x >>= np.uint64(1)
+        at += 1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, row: int) -> int:
+    """Index of `row` among the members (in row order), or -1 when it is not one. Precondition: row < rows."""
+    g = row >> GROUP_BITS
+    head = heads[g]
+    base = np.int64(head & np.uint64(0xFFFFFFFF))
+    count = np.int64(heads[g + 1] & np.uint64(0xFFFFFFFF)) - base
+    if count == 0:
+        return -1
+    start = np.int64(head >> np.uint64(32))
+    bucket = (row & (GROUP - 1)) >> low_bits
+    # Skip `bucket` zeros of the unary part: the bucket's members are the ones that follow.
+    pos = start
+    if bucket > 0:
+        skip = bucket
+        zeros = ~_read64(bits, pos)
+        while _popcount(zeros) < skip:
+            skip -= _popcount(zeros)
+            pos += 64
+            zeros = ~_read64(bits, pos)
+        pos += _select_in_word(zeros, skip - 1) + 1
+    e = pos - start - bucket  # members before the bucket
+    lows = start + (GROUP >> low_bits) + count
+    low = row & ((1 << low_bits) - 1)
+    while (bits[pos >> 6] >> np.uint64(pos & 63)) & np.uint64(1):
+        v = read_bits(bits, lows + e * low_bits, low_bits)
+        if v >= low:
+            return base + e if v == low else -1
+        e += 1
+        pos += 1
+    return -1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _group_of(heads: np.ndarray, j: int) -> int:
+    """The group holding member j: the last group with at most j members before it."""
+    lo = 0
+    hi = heads.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if np.int64(heads[mid] & np.uint64(0xFFFFFFFF)) <= j:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _select_in_group(heads: np.ndarray, bits: np.ndarray, low_bits: int, g: int, j: int) -> int:
+    head = heads[g]
+    base = np.int64(head & np.uint64(0xFFFFFFFF))
+    count = np.int64(heads[g + 1] & np.uint64(0xFFFFFFFF)) - base
+    start = np.int64(head >> np.uint64(32))
+    r = j - base
+    pos = start
+    need = r
+    word = _read64(bits, pos)
+    while _popcount(word) <= need:
+        need -= _popcount(word)
+        pos += 64
+        word = _read64(bits, pos)
+    pos += _select_in_word(word, need)
+    bucket = pos - start - r
+    low = read_bits(bits, start + (GROUP >> low_bits) + count + r * low_bits, low_bits)
+    return g * GROUP + (bucket << low_bits) + low
+
+
+@njit(nogil=True, cache=True, inline="always")
+def select(heads: np.ndarray, bits: np.ndarray, low_bits: int, j: int) -> int:
+    """The row of member j (from 0, in row order). Precondition: j < members."""
+    return _select_in_group(heads, bits, low_bits, _group_of(heads, j), j)
+
+
+@walker
+def select_many(heads: np.ndarray, bits: np.ndarray, low_bits: int, js: np.ndarray, out: np.ndarray, work) -> None:
+    """out[i] = select(js[i]) for all i at once: each step of the binary searches runs over all members in turn, so
+    their cache misses overlap. `work`: int64 scratch of shape (2, len(js))."""
+    lo, hi = work[0], work[1]
+    for i in range(js.shape[0]):
+        lo[i] = 0
+        hi[i] = heads.shape[0] - 1
+    searching = True
+    while searching:
+        searching = False
+        for i in range(js.shape[0]):
+            if hi[i] - lo[i] > 1:
+                mid = (lo[i] + hi[i]) >> 1
+                if np.int64(heads[mid] & np.uint64(0xFFFFFFFF)) <= js[i]:
+                    lo[i] = mid
+                else:
+                    hi[i] = mid
+                searching = True
+    for i in range(js.shape[0]):
+        out[i] = _select_in_group(heads, bits, low_bits, lo[i], js[i])

@@ -1,0 +1,128 @@
+"""Inverse of a stored permutation by cycle walking with back pointers (Munro, Raman, Raman & Rao, ICALP 2003).
+
+The suffix-array samples of format 2 are a permutation pi: sample j (in row order) holds text position pi(j) * rate.
+Its inverse gives the sampled row of a text position, which is what the inverse suffix array samples gave format 1,
+without storing them: pi^-1(q) is the element before q on q's cycle. On every cycle longer than `step`, every
+step-th element keeps a pointer `step` elements back (the first one to the last one); a walk from q forward to the
+next element with a pointer, a jump back and a walk forward again reaches the predecessor of q in at most
+2 * step + 1 reads of pi. Cost: about log2(n / rate) / step bits per sample for the pointers and 1.06 bits per
+sample for the bitvector that marks their holders.
+
+    holders  uint64 (samples / 64 + 1)   bit y: element y keeps a back pointer
+    counts   uint32 (samples / 512 + 1)  holders before each run of 8 words (rank directory)
+    back     packed                      the back pointers in element order (intvector, the samples' width)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fmsearch import intvector
+from fmsearch.jit import walker
+from fmsearch.plainbits import _popcount
+
+
+@njit(nogil=True, cache=True)
+def _shortcuts(values: np.ndarray, step: int, holders: np.ndarray, target: np.ndarray) -> int:
+    """Mark the holders in `holders` and their targets in `target` (by element); returns the number of holders."""
+    m = values.shape[0]
+    seen = np.zeros(m, dtype=np.bool_)
+    cycle = np.empty(m, dtype=np.int64)
+    total = 0
+    for start in range(m):
+        if seen[start]:
+            continue
+        length = 0
+        y = start
+        while not seen[y]:
+            seen[y] = True
+            cycle[length] = y
+            length += 1
+            y = values[y]
+        if length <= step:
+            continue
+        last = (length - 1) // step * step
+        for o in range(0, length, step):
+            y = cycle[o]
+            holders[y >> 6] |= np.uint64(1) << np.uint64(y & 63)
+            target[y] = cycle[o - step] if o >= step else cycle[last]
+            total += 1
+    return total
+
+
+def build(values: np.ndarray, step: int, width: int) -> dict[str, np.ndarray]:
+    """The arrays of the inverse of the permutation `values` (a permutation of 0..m-1) with back pointers every
+    `step` elements of a cycle."""
+    m = values.shape[0]
+    holders = np.zeros(m // 64 + 1, dtype=np.uint64)
+    target = np.zeros(m, dtype=np.int64)
+    _shortcuts(values, step, holders, target)
+    marked = np.unpackbits(holders.view(np.uint8), bitorder="little", count=m).astype(bool)
+    per_word = np.unpackbits(holders.view(np.uint8), bitorder="little").reshape(-1, 64).sum(axis=1)
+    per_line = np.add.reduceat(per_word, np.arange(0, per_word.shape[0], 8)) if per_word.size else per_word
+    counts = np.concatenate([[0], np.cumsum(per_line)[:-1]]).astype(np.uint32)
+    return {"holders": holders, "counts": counts, "back": intvector.pack(target[marked], width)}
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _rank(holders: np.ndarray, counts: np.ndarray, y: int) -> int:
+    """Holders before element y."""
+    ones = np.int64(counts[y >> 9])
+    for w in range((y >> 9) << 3, y >> 6):
+        ones += _popcount(holders[w])
+    return ones + _popcount(holders[y >> 6] & ((np.uint64(1) << np.uint64(y & 63)) - np.uint64(1)))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def inverse(values: np.ndarray, width: int, holders: np.ndarray, counts: np.ndarray, back: np.ndarray, q: int) -> int:
+    """The element y with values[y] == q (values packed `width` bits each, as are the back pointers)."""
+    y = q
+    jumped = False
+    while True:
+        z = intvector.get(values, width, y)
+        if z == q:
+            return y
+        if not jumped and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
+            y = intvector.get(back, width, _rank(holders, counts, y))
+            jumped = True
+        else:
+            y = z
+
+
+@walker
+def inverse_many(
+    values: np.ndarray,
+    width: int,
+    holders: np.ndarray,
+    counts: np.ndarray,
+    back: np.ndarray,
+    qs: np.ndarray,
+    out: np.ndarray,
+    work: np.ndarray,
+) -> None:
+    """out[i] = inverse(qs[i]) for all i at once: the walks advance one read per round, all walks in turn, so
+    their cache misses overlap. `work`: int64 scratch of shape (3, len(qs))."""
+    at, jumped, live = work[0], work[1], work[2]
+    remaining = qs.shape[0]
+    for i in range(remaining):
+        at[i] = qs[i]
+        jumped[i] = 0
+        live[i] = i
+    while remaining > 0:
+        kept = 0
+        for t in range(remaining):
+            i = live[t]
+            y = at[i]
+            z = intvector.get(values, width, y)
+            if z == qs[i]:
+                out[i] = y
+                continue
+            if jumped[i] == 0 and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
+                at[i] = intvector.get(back, width, _rank(holders, counts, y))
+                jumped[i] = 1
+            else:
+                at[i] = z
+            live[kept] = i
+            kept += 1
+        remaining = kept
