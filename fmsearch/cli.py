@@ -402,7 +402,9 @@ def build(
     preset: Annotated[
         str,
         typer.Option(
-            "--preset", help="Layout: 'compact' (smallest, RRR bitvectors) or 'fast' (about 1.5x larger, faster)."
+            "--preset",
+            help="Layout: 'compact' (RRR bitvectors), 'small' (about 10% smaller, slower queries) or 'fast' "
+            "(about 1.4x larger, faster queries).",
         ),
     ] = "compact",
     as_json: JsonOpt = False,

@@ -1,11 +1,12 @@
-"""Blocked Huffman-shaped wavelet tree over a byte sequence (the BWT), with RRR-coded node bitvectors.
+"""Blocked Huffman-shaped wavelet tree over a byte sequence (the BWT), with compressed node bitvectors.
 
 This is "fixed block compression boosting" (Karkkainen & Puglisi, SPIRE 2011): the sequence is cut into blocks of
 2^16 symbols and each block gets its own Huffman-shaped wavelet tree, so each block pays about its own zero-order
-entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors are RRR-coded (`rrr.py`),
-which removes most of what is left: runs of equal bits; the `fast` preset keeps them plain (`plainbits.py`). Per
-block we keep the occurrences of every symbol before the block, so rank(c, i) = before[block, c] + a walk down c's
-code path inside the block.
+entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors remove most of what is
+left, runs of equal bits: the `compact` preset codes them with RRR (`rrr.py`), the `small` preset as hybrid
+bitvectors (`hybrid.py`: run lengths, minority positions or plain, per 1024 bits), and the `fast` preset keeps them
+plain (`plainbits.py`). Per block we keep the occurrences of every symbol before the block, so
+rank(c, i) = before[block, c] + a walk down c's code path inside the block.
 
 Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes are canonical: at depth d the leaves
 take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
@@ -21,7 +22,8 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
     nodes        uint32 (nodes, 3)           per node bitvector, relative to its block: first chunk, first
                                              directory sample, first offset bit (one cache line for all three)
-    classes, offsets, directory              the shared RRR arrays (see rrr.py), or empty
+    classes, offsets, directory              the shared RRR arrays (see rrr.py), or, with `classes` empty, the
+                                             hybrid bitvectors' payload (`offsets`) and directory; or empty
     lines        uint64                      plain bitvectors with in-line counts (see plainbits.py), or empty
 """
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch import plainbits, rrr
+from fmsearch import hybrid, plainbits, rrr
 from fmsearch.jit import walker
 from fmsearch.prefetch import prefetch
 
@@ -38,6 +40,7 @@ BLOCK_BITS = 16
 BLOCK = 1 << BLOCK_BITS
 MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
 ABSENT = 255
+HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; the kernels tell them apart by which arrays are empty
 
 ARRAY_NAMES = (
     "before",
@@ -52,7 +55,7 @@ ARRAY_NAMES = (
     "directory",
     "lines",
 )
-BITVECTORS = ("rrr15", "plain")
+BITVECTORS = ("hybrid", "rrr15", "plain")
 
 
 @njit(nogil=True, cache=True)
@@ -138,8 +141,9 @@ def _block_layout(block: np.ndarray, sigma: int, code, code_len, levels, leaf_sy
 
 
 @njit(nogil=True, cache=True)
-def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, plain):
-    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks or lines, samples)."""
+def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind):
+    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks or lines, samples or
+    directory entries)."""
     blocks = code.shape[0]
     node_bits = np.zeros(1 << 17, dtype=np.int64)
     total_nodes = 0
@@ -154,8 +158,10 @@ def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_b
         chunks = 0
         samples = 0
         for k in range(nodes):
-            if plain:
+            if kind == PLAIN:
                 chunks += plainbits.lines_for(node_bits[k])
+            elif kind == HYBRID:
+                samples += (node_bits[k] + hybrid.BLOCK - 1) // hybrid.BLOCK + 1
             else:
                 c = (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
                 c += c & 1
@@ -201,6 +207,8 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
                 nodes[node0 + node, 2] = ptr - block_base[b, 3]
                 if lines.shape[0] > 0:
                     chunk = plainbits.encode_bits(bits, 0, width, lines, chunk)
+                elif classes.shape[0] == 0:
+                    sample, ptr = hybrid.encode_bits(bits, 0, width, directory, offsets, sample, ptr)
                 else:
                     chunk, ptr, sample = rrr.encode_bits(
                         bits, 0, width, classes, offsets, directory, chunk, ptr, sample, ptr
@@ -220,10 +228,12 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
 
 def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dict[str, np.ndarray]:
     """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma) with node bitvectors of the
-    given kind: "rrr15" (compressed, `rrr.py`) or "plain" (one cache line per rank, `plainbits.py`)."""
+    given kind: "hybrid" (smallest, `hybrid.py`), "rrr15" (`rrr.py`) or "plain" (one cache line per rank,
+    `plainbits.py`)."""
     if bitvectors not in BITVECTORS:
         raise ValueError(f"unknown bitvector kind {bitvectors!r}; known: {', '.join(BITVECTORS)}")
-    plain = bitvectors == "plain"
+    kind = BITVECTORS.index(bitvectors)
+    plain = kind == PLAIN
     blocks = max(1, -(-seq.shape[0] // BLOCK))
     code = np.zeros((blocks, sigma), dtype=np.uint32)
     code_len = np.full((blocks, sigma), ABSENT, dtype=np.uint8)
@@ -232,19 +242,23 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     before = np.zeros((blocks + 1, sigma), dtype=np.uint32)
     node_bits_all = np.zeros(blocks * max(sigma, 1), dtype=np.int64)
     sizes = np.zeros((blocks, 3), dtype=np.int64)
-    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, plain)
+    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind)
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     chunks = int(sizes[:, 1].sum())
     nodes = np.zeros((total_nodes, 3), dtype=np.uint32)
     # The arrays of the other bitvector kind stay empty; kernels tell the kinds apart by `lines` being empty.
-    classes = np.zeros(0 if plain else chunks // 2 + 1, dtype=np.uint8)
-    offsets = np.zeros(0 if plain else chunks * 13 // 64 + 2, dtype=np.uint64)
-    directory = np.zeros(int(sizes[:, 2].sum()), dtype=np.uint32)
+    entries = int(sizes[:, 2].sum())
+    classes = np.zeros(chunks // 2 + 1 if kind == RRR else 0, dtype=np.uint8)
+    if kind == HYBRID:  # a block's code takes at most its bits and the header
+        offsets = np.zeros((int(node_bits_all.sum()) + hybrid.HEADER * entries) // 64 + 2, dtype=np.uint64)
+    else:
+        offsets = np.zeros(chunks * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
+    directory = np.zeros(entries, dtype=np.uint32)
     lines = np.zeros(chunks * plainbits.LINE_WORDS if plain else 0, dtype=np.uint64)
     ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory, lines)
     if not plain:
-        offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: read_bits may look one word ahead
+        offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
     # Only the leaf index is stored; the code follows from it and the level table.
     rows = np.arange(blocks)[:, None]
     depth = np.minimum(code_len, MAX_DEPTH).astype(np.int64)
@@ -277,6 +291,10 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
         return 0, plainbits.rank1(lines, first, pos)
     sample = block_base[b, 2] + nodes[k, 1]
     ptr = block_base[b, 3] + nodes[k, 2]
+    if classes.shape[0] == 0:
+        if access:
+            return hybrid.access_rank1(directory, offsets, sample, ptr, pos)
+        return 0, hybrid.rank1(directory, offsets, sample, ptr, pos)
     if access:
         return rrr.access_rank1(classes, offsets, directory, first, sample, ptr, pos)
     return 0, rrr.rank1(classes, offsets, directory, first, sample, ptr, pos)
@@ -362,6 +380,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     bitvector starts."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     plain = lines.shape[0] > 0
+    mixed = classes.shape[0] == 0  # hybrid bitvectors
     for k in walks:  # bitvector lines
         b = blocks[k]
         first[k] = block_base[b, 1] + nodes[node[k], 0]
@@ -370,11 +389,18 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
         else:
             sample[k] = block_base[b, 2] + nodes[node[k], 1]
             ptr[k] = block_base[b, 3] + nodes[node[k], 2]
+            if mixed:
+                prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
+                continue
             q = pos[k] // rrr.CHUNK_BITS
             prefetch(directory, sample[k] + q // rrr.CHUNKS_PER_SAMPLE)
             prefetch(classes, (first[k] + (q // rrr.CHUNKS_PER_SAMPLE) * rrr.CHUNKS_PER_SAMPLE) >> 1)
             prefetch(classes, (first[k] + q) >> 1)
-    if not plain:
+    if mixed and not plain:
+        for k in walks:  # hybrid: the block's code, once the directory has told where it is
+            ones[k], ptr[k], _ = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
+            prefetch(offsets, ptr[k] >> 6)
+    elif not plain:
         for k in walks:  # RRR: the offset word, once the class scan has found it
             ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
@@ -394,6 +420,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     """
     before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, _, lines = wt
     plain = lines.shape[0] > 0
+    mixed = classes.shape[0] == 0
     sigma = before.shape[1]
     flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
     count = rows.shape[0]
@@ -426,6 +453,9 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
             k = live[t]
             if plain:
                 bit, below = plainbits.access_rank1(lines, first[k], pos[k])
+            elif mixed:
+                bit, below = hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))
+                below += ones[k]
             else:
                 r = pos[k] % rrr.CHUNK_BITS
                 value = rrr.decode(classes, offsets, target[k], ptr[k])
@@ -450,6 +480,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     """
     before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, _, lines = wt
     plain = lines.shape[0] > 0
+    mixed = classes.shape[0] == 0
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
@@ -489,6 +520,10 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
             k = live[t]
             if plain:
                 below = plainbits.rank1(lines, first[k], pos[k])
+            elif mixed:
+                below = ones[k]
+                if pos[k] & (hybrid.BLOCK - 1):
+                    below += hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))[1]
             else:
                 r = pos[k] % rrr.CHUNK_BITS
                 below = ones[k]

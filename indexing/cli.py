@@ -49,7 +49,7 @@ def index(
     ] = None,
     text_field: Annotated[str, typer.Option(help="Field holding the text in JSON / parquet / datasets")] = "text",
     skip_bad_records: Annotated[bool, typer.Option(help="Skip (and count) malformed records")] = False,
-    preset: Annotated[str, typer.Option(help="Index layout: compact (smallest) or fast (larger, faster)")] = "compact",
+    preset: Annotated[str, typer.Option(help="Layout: compact, small or fast (fmsearch build --help)")] = "compact",
     append: Annotated[bool, typer.Option(help="Add these sources as new shards to an existing catalog")] = False,
     max_retries: Annotated[int, typer.Option(help="Retries of a shard whose Ray worker died")] = 3,
     no_ray: Annotated[bool, typer.Option("--no-ray", help="Build shards one by one in this process")] = False,

@@ -23,6 +23,9 @@ from service.settings import ServiceSettings
 log = logging.getLogger("service")
 
 
+WARM_TEXT = "warms the scoring kernels: a sentence of more than fifty characters, split into windows"
+
+
 def contamination_available() -> bool:
     try:
         return importlib.util.find_spec("contamination.scoring") is not None
@@ -37,6 +40,12 @@ def open_all(settings: ServiceSettings) -> dict[str, ServedIndex]:
         if settings.warm:
             for shard in served[name].shards:
                 shard.warm()
+            if contamination_available():
+                # The first /v1/contamination request would otherwise compile the scoring kernels within its
+                # request timeout.
+                from contamination.scoring import score_texts
+
+                score_texts(served[name].shards[0], [WARM_TEXT])
         log.info("opened index %r: %d shards", name, len(served[name].shards))
     return served
 

@@ -24,10 +24,11 @@ from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, Uns
 from fmsearch.presets import PRESETS
 
 DATA = Path(__file__).parent / "data"
+FROZEN_PRESETS = {1: ("compact", "fast"), 2: ("compact", "fast", "small")}  # what each version's shards froze
 FROZEN = {  # (format version, preset) -> shard
     (version, preset): DATA / f"frozen-v{version}{'' if preset == 'compact' else '-' + preset}"
-    for version in storage.READABLE_VERSIONS
-    for preset in ("compact", "fast")
+    for version, presets in FROZEN_PRESETS.items()
+    for preset in presets
 }
 
 DOCS: list[Any] = [
@@ -370,6 +371,12 @@ def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None
         found = idx.find(query, limit=1000)
         assert found.total == n
         assert sorted([h.doc_id, h.offset] for h in found.hits) == expected["occurrences"][query], query
+
+
+def test_every_readable_version_and_current_preset_is_frozen() -> None:
+    assert sorted(FROZEN_PRESETS) == sorted(storage.READABLE_VERSIONS)
+    assert sorted(FROZEN_PRESETS[storage.FORMAT_VERSION]) == sorted(PRESETS)
+    assert all(path.is_dir() for path in FROZEN.values())
 
 
 @pytest.mark.parametrize(("version", "preset"), sorted(FROZEN))

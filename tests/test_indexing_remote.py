@@ -18,12 +18,18 @@ from naive import NaiveIndex
 from typer.testing import CliRunner
 
 import fmsearch
+from fmsearch import storage
+from fmsearch.build import METADATA_ARRAYS
 from fmsearch.catalog import read_catalog
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, InputError
+from fmsearch.index import INDEX_ARRAYS
 from indexing import remote
 from indexing.cli import register
 from indexing.job import published_problem, run_job
 from indexing.ray_local import init_local_ray
+
+# The files a shard's manifest lists: every array of the written format, and the metadata arrays.
+FILES_PER_SHARD = len(INDEX_ARRAYS[storage.FORMAT_VERSION]) + len(METADATA_ARRAYS)
 
 SHARD_BYTES = 300_000  # the corpus holds about 1.1 MB of text: 4 shards
 BUCKET = "fmsearch-test"
@@ -153,7 +159,7 @@ def test_file_url_on_ray_fetches_to_a_catalog_equal_to_a_local_build(ray_session
     assert result.path == url
     assert _content(remote.open_store(url).read_catalog()) == local_build
     fetched = remote.fetch(url, tmp_path / "copy")
-    assert (fetched.kind, fetched.num_shards, fetched.num_files) == ("catalog", 4, 4 * 19)
+    assert (fetched.kind, fetched.num_shards, fetched.num_files) == ("catalog", 4, 4 * FILES_PER_SHARD)
     assert _content(read_catalog(tmp_path / "copy")) == local_build
     _answers_like_the_oracle(tmp_path / "copy", corpus["texts"])
     # The local scratch directories of the builds are gone.
@@ -290,7 +296,7 @@ def test_s3_shard_without_manifest_is_not_published(s3, s3_catalog, corpus, loca
 
 def test_s3_fetch_answers_like_the_oracle_and_checks_every_file(s3, s3_catalog, corpus, tmp_path):
     fetched = remote.fetch(s3_catalog["url"], tmp_path / "copy")
-    assert fetched.num_files == 4 * 19 and fetched.num_bytes == sum(
+    assert fetched.num_files == 4 * FILES_PER_SHARD and fetched.num_bytes == sum(
         (tmp_path / "copy" / "shards" / s / f).stat().st_size
         for s in ("shard-00000", "shard-00001", "shard-00002", "shard-00003")
         for f in os.listdir(tmp_path / "copy" / "shards" / s)

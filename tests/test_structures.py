@@ -11,7 +11,8 @@ import pytest
 from numba import njit
 
 import fmsearch
-from fmsearch import eliasfano, intvector, kernels, permutation, plainbits, rrr, wavelet
+from fmsearch import eliasfano, hybrid, intvector, kernels, permutation, plainbits, rrr, wavelet
+from fmsearch.presets import PRESETS
 
 
 def _encode(bits: np.ndarray):
@@ -41,6 +42,43 @@ def test_rrr_rank_and_access_match_prefix_sums(length, density):
         if pos < length:
             bit, ones = rrr.access_rank1(classes, offsets, directory, 0, 0, 0, int(pos))
             assert (bit, ones) == (bits[pos], prefix[pos])
+
+
+def _hybrid_patterns():
+    """Bit patterns that make each block type the cheapest, and their boundaries."""
+    rng = np.random.default_rng(11)
+    yield "empty", np.zeros(0, dtype=np.uint8)
+    yield "one-bit", np.ones(1, dtype=np.uint8)
+    yield "zeros", np.zeros(3000, dtype=np.uint8)
+    yield "ones-full-block", np.ones(1024, dtype=np.uint8)
+    yield "random", (rng.random(5000) < 0.5).astype(np.uint8)
+    yield "sparse-ones", (rng.random(4096) < 0.01).astype(np.uint8)
+    yield "sparse-zeros", (rng.random(4097) < 0.99).astype(np.uint8)
+    runs = np.repeat(np.arange(400) % 2, rng.integers(1, 60, 400)).astype(np.uint8)
+    yield "runs", runs
+    mixed = np.concatenate([runs[:1500], np.zeros(1024), (rng.random(2048) < 0.5), np.ones(7), runs[:900]])
+    yield "mixed", mixed.astype(np.uint8)
+    yield "longest", (np.arange(65536) % 3 == 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("name", "bits"), list(_hybrid_patterns()), ids=[name for name, _ in _hybrid_patterns()])
+def test_hybrid_rank_and_access_match_prefix_sums(name, bits):
+    length = len(bits)
+    blocks = -(-length // hybrid.BLOCK)
+    directory = np.zeros(blocks + 1, dtype=np.uint32)
+    payload = np.zeros((length + hybrid.HEADER * (blocks + 1)) // 64 + 2, dtype=np.uint64)
+    entry, end = hybrid.encode_bits(bits, 0, length, directory, payload, 0, 0)
+    assert entry == blocks + 1 and end <= length + hybrid.HEADER * blocks
+    prefix = np.concatenate([[0], np.cumsum(bits)])
+    positions = np.unique(np.concatenate([np.arange(min(length + 1, 200)), np.arange(max(0, length - 50), length + 1)]))
+    positions = np.unique(np.concatenate([positions, np.random.default_rng(length).integers(0, length + 1, 400)]))
+    for pos in positions:
+        assert hybrid.rank1(directory, payload, 0, 0, int(pos)) == prefix[pos]
+        if pos < length:
+            assert hybrid.access_rank1(directory, payload, 0, 0, int(pos)) == (bits[pos], prefix[pos])
+    kinds = {hybrid.read_bits(payload, int(p) + (directory[i] >> 16), 2) for i, p in enumerate([0] * blocks)}
+    expected = {"zeros": {hybrid.CONSTANT}, "random": {hybrid.PLAIN}, "sparse-ones": {hybrid.MINORITY}}
+    assert kinds == expected.get(name, kinds)  # each type is chosen where it is the cheapest
 
 
 def test_rrr_tables_are_a_bijection_per_class():
@@ -238,7 +276,7 @@ def _inverse_each(values, width, holders, counts, back, m):
     return np.array([permutation.inverse(values, width, holders, counts, back, q) for q in range(m)])
 
 
-@pytest.mark.parametrize("preset", ["compact", "fast"])
+@pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_lf_walk_rebuilds_the_text_and_locate_inverts_it(tmp_path, preset):
     docs = ["abracadabra", "", "b\x00é🎉", "zz" * 40_000, "ab"]
     fmsearch.build_index(docs, tmp_path / "s", preset=preset)
