@@ -18,7 +18,7 @@ from numba import njit
 
 from fmsearch.jit import walker
 from fmsearch.plainbits import _popcount
-from fmsearch.rrr import read_bits
+from fmsearch.rrr import read64, read_bits
 
 GROUP_BITS = 11
 GROUP = 1 << GROUP_BITS
@@ -86,16 +86,6 @@ def encode(marks: np.ndarray, rows: int, low_bits: int) -> tuple[np.ndarray, np.
     return heads, bits[: used // 64 + 3].copy()  # two spare words: a 64-bit read may start in the last one
 
 
-@njit(nogil=True, cache=True, inline="always")
-def _read64(words: np.ndarray, pos: int) -> np.uint64:
-    """64 bits of the stream from bit `pos`."""
-    w = pos >> 6
-    shift = pos & 63
-    if shift == 0:
-        return words[w]
-    return (words[w] >> np.uint64(shift)) | (words[w + 1] << np.uint64(64 - shift))
-
-
 @njit(nogil=True, cache=True)
 def _select_in_word(word: np.uint64, rank: int) -> int:
     """Position of the rank-th (from 0) set bit of `word`. Precondition: `word` has more than `rank` set bits."""
@@ -133,11 +123,11 @@ def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, row: int) -> int:
     pos = start
     if bucket > 0:
         skip = bucket
-        zeros = ~_read64(bits, pos)
+        zeros = ~read64(bits, pos)
         while _popcount(zeros) < skip:
             skip -= _popcount(zeros)
             pos += 64
-            zeros = ~_read64(bits, pos)
+            zeros = ~read64(bits, pos)
         pos += _select_in_word(zeros, skip - 1) + 1
     e = pos - start - bucket  # members before the bucket
     lows = start + (GROUP >> low_bits) + count
@@ -174,11 +164,11 @@ def _select_in_group(heads: np.ndarray, bits: np.ndarray, low_bits: int, g: int,
     r = j - base
     pos = start
     need = r
-    word = _read64(bits, pos)
+    word = read64(bits, pos)
     while _popcount(word) <= need:
         need -= _popcount(word)
         pos += 64
-        word = _read64(bits, pos)
+        word = read64(bits, pos)
     pos += _select_in_word(word, need)
     bucket = pos - start - r
     low = read_bits(bits, start + (GROUP >> low_bits) + count + r * low_bits, low_bits)

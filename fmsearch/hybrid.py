@@ -27,7 +27,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from fmsearch.jit import walker
 from fmsearch.plainbits import _popcount
-from fmsearch.rrr import read_bits
+from fmsearch.rrr import read64, read_bits
 
 BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
@@ -63,18 +63,9 @@ def _write_gamma(words: np.ndarray, pos: int, value: int) -> int:
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _read64(words: np.ndarray, pos: int) -> np.uint64:
-    w = pos >> 6
-    shift = pos & 63
-    if shift == 0:
-        return words[w]
-    return (words[w] >> np.uint64(shift)) | (words[w + 1] << np.uint64(64 - shift))
-
-
-@njit(nogil=True, cache=True, inline="always")
 def _read_gamma(words: np.ndarray, pos: int) -> tuple[int, int]:
     """(value, position after its code). Values are at most 2^10, so a code fits one 64-bit read."""
-    word = _read64(words, pos)
+    word = read64(words, pos)
     n = np.int64(trailing_zeros(word))
     value = np.int64((word >> np.uint64(n + 1)) & np.uint64((1 << n) - 1)) | (1 << n)
     return value, pos + 2 * n + 1
@@ -186,12 +177,12 @@ def decode_block(payload: np.ndarray, ptr: int, r: int) -> tuple[int, int]:
         value = flag
         done = 0
         ones = 0
-        window = _read64(payload, ptr)
+        window = read64(payload, ptr)
         left = 64
         while True:
             if left < 2 * BLOCK_BITS + 1:
                 ptr += 64 - left
-                window = _read64(payload, ptr)
+                window = read64(payload, ptr)
                 left = 64
             group = np.int64(RUNS_TABLE[np.int64(window & np.uint64((1 << TABLE_BITS) - 1))])
             if group & 31:
@@ -228,10 +219,10 @@ def decode_block(payload: np.ndarray, ptr: int, r: int) -> tuple[int, int]:
         return bit, lo if flag else r - lo
     ones = 0
     while r >= 64:
-        ones += _popcount(_read64(payload, ptr))
+        ones += _popcount(read64(payload, ptr))
         ptr += 64
         r -= 64
-    word = _read64(payload, ptr)
+    word = read64(payload, ptr)
     return np.int64((word >> np.uint64(r)) & np.uint64(1)), ones + _popcount(
         word & ((np.uint64(1) << np.uint64(r)) - np.uint64(1))
     )

@@ -61,6 +61,16 @@ def read_bits(words: np.ndarray, pos: int, width: int) -> int:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def read64(words: np.ndarray, pos: int) -> np.uint64:
+    """64 bits of the little-endian bit stream `words` starting at bit `pos` (the next word must exist)."""
+    w = pos >> 6
+    shift = pos & 63
+    if shift == 0:
+        return words[w]
+    return (words[w] >> np.uint64(shift)) | (words[w + 1] << np.uint64(64 - shift))
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _scan(classes: np.ndarray, first: int, stop: int, ones: int, ptr: int) -> tuple[int, int]:
     """Add the ones and offset widths of chunks [first, stop); `first` is even."""
     j = first
