@@ -236,7 +236,13 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     res["corpus"] = {"source": corpus.source, "documents": len(corpus.docs), "bytes": nbytes}
     console.print(f"corpus: {corpus.source}: {len(corpus.docs):,} documents, {nbytes / 1e6:,.1f} MB of text")
 
-    # Build in a fresh process: its peak RSS is the build's alone, not this script's copy of the corpus.
+    # Build in a fresh process: its peak RSS is the build's alone, not this script's copy of the corpus. A first
+    # build after a checkout also compiles numba's build kernels (about 10 s): a tiny build first keeps that out.
+    with phase("compile the build kernels (tiny build)"):
+        tiny = work / "tiny.jsonl"
+        tiny.write_text('{"text": "a tiny document that compiles the build kernels"}\n')
+        run_probe("build", str(tiny), str(work / "tiny-shard"), args.preset or "")
+        shutil.rmtree(work / "tiny-shard")
     shard = work / "shard"
     builds = []
     for i in range(args.build_repeats):

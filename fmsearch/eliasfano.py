@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fmsearch.errors import InputError
 from fmsearch.jit import walker
 from fmsearch.plainbits import _popcount
 from fmsearch.rrr import read64, read_bits
@@ -79,7 +80,10 @@ def encode(marks: np.ndarray, rows: int, low_bits: int) -> tuple[np.ndarray, np.
     members = int(np.unpackbits(marks, bitorder="little", count=rows).sum()) if rows else 0
     capacity = groups * (GROUP >> low_bits) + members * (1 + low_bits)
     if capacity > MAX_STREAM_BITS:
-        raise ValueError(f"{capacity:,} bits of sampled-row code exceed the format's 2^32; sample more sparsely")
+        raise InputError(
+            f"{members:,} suffix-array samples over {rows:,} rows need {capacity:,} bits of code, over the format's "
+            f"limit of {MAX_STREAM_BITS:,}; use a larger sa_rate or smaller shards"
+        )
     heads = np.zeros(groups + 1, dtype=np.uint64)
     bits = np.zeros(capacity // 64 + 3, dtype=np.uint64)
     used = _encode(marks, rows, low_bits, heads, bits)

@@ -20,7 +20,7 @@ from naive import NaiveIndex
 
 import fmsearch
 from fmsearch import storage
-from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
+from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, InputError, UnsupportedVersion
 from fmsearch.presets import PRESETS
 
 DATA = Path(__file__).parent / "data"
@@ -286,6 +286,17 @@ def test_interrupted_build_leaves_nothing(tmp_path: Path) -> None:
         fmsearch.build_index(_failing_docs(len(DOCS)), out)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no stray temporary directory either
+
+
+def test_samples_over_the_format_limit_are_refused_and_leave_nothing(tmp_path: Path, monkeypatch) -> None:
+    from fmsearch import eliasfano
+    from fmsearch.presets import Preset
+
+    monkeypatch.setattr(eliasfano, "MAX_STREAM_BITS", 64)  # a limit this tiny corpus crosses, as 2 GiB would
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="over the format's limit of 64; use a larger sa_rate"):
+        fmsearch.build_index(DOCS, out, preset=Preset("every-row", "rrr15", sa_rate=1))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_keyboard_interrupt_during_build_leaves_nothing(tmp_path: Path) -> None:
