@@ -123,7 +123,8 @@ def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, row: int) -> int:
         return -1
     start = np.int64(head >> np.uint64(32))
     bucket = (row & (GROUP - 1)) >> low_bits
-    # Skip `bucket` zeros of the unary part: the bucket's members are the ones that follow.
+    # Skip `bucket` zeros of the unary part: the bucket's members are the ones that follow. (The scans test their
+    # condition up front: written as `while True: ... break`, this function gave wrong rows once inlined.)
     pos = start
     if bucket > 0:
         skip = bucket

@@ -1,9 +1,11 @@
 """Hybrid bitvectors (after Karkkainen, Kempa & Puglisi, "Hybrid compression of bitvectors for the FM-index", DCC
-2014): each block of 1024 bits is coded the cheapest of four ways. The `compact` preset's node bitvectors.
+2014): each block of 1024 bits is coded the cheapest of four ways. The `small` preset's node bitvectors.
 
 Measured over the wavelet-tree nodes of a 200 MB BWT (mixed prose and C), blocks are mostly runs of equal bits:
-three quarters are cheapest as run lengths, and the rest plain, constant or as a short list of minority positions.
-Payload 1.53 bits per corpus byte against 1.92 for RRR-15's classes and offsets, for the same directory.
+four in five are cheapest as run lengths, and the rest plain, constant or as a short list of minority positions.
+Payload 1.56 bits per corpus byte against 1.92 for RRR-15's classes and offsets, for about the same directory.
+A run-length block holds about 160 runs: a rank skips them through a table, several runs per lookup, which makes
+this the slowest kind to query (bench/core.py: 1.6-2.8x RRR's times).
 
 A block's code starts with 3 header bits (type, then one flag bit):
 - CONSTANT: every bit equals the flag.
@@ -16,7 +18,7 @@ Many bitvectors (all nodes of all wavelet trees of a shard) share two flat array
 - `directory`: uint32 per block, plus one after the last: ones before the block (low 16 bits) and the position of
   its code relative to the bitvector's first payload bit (high 16 bits). A bitvector holds at most 2^16 bits.
 - `payload`: uint64 words, the codes as one little-endian bit stream (plus a spare word).
-A rank reads one directory entry and decodes, on average, half a block: one or two cache lines.
+A rank reads one directory entry and decodes, on average, half a block's code: one or two cache lines.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
 CONSTANT, RUNS, MINORITY, PLAIN = 0, 1, 2, 3
 HEADER = 3
+TABLE_BITS = 16  # the run-skipping table covers 16 bits of code: 256 KB
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -97,7 +100,6 @@ def _runs_table() -> np.ndarray:
     return table
 
 
-TABLE_BITS = 16
 RUNS_TABLE = _runs_table()
 
 
