@@ -35,7 +35,7 @@ BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
 CONSTANT, RUNS, MINORITY, PLAIN = 0, 1, 2, 3
 HEADER = 3
-TABLE_BITS = 16  # the run-skipping table covers 16 bits of code: 256 KB
+TABLE_BITS = 12  # the run-skipping table covers 12 bits of code: 16 KB (16 bits: 256 KB, slower)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -76,7 +76,7 @@ def _read_gamma(words: np.ndarray, pos: int) -> tuple[int, int]:
 
 @njit(nogil=True, cache=True)
 def _runs_table() -> np.ndarray:
-    """For every 16-bit window of a run-length code: the complete gamma codes in it, as (count | bits << 5 |
+    """For every TABLE_BITS-bit window of a run-length code: the complete gamma codes in it, as (count | bits << 5 |
     sum of the lengths of runs 0, 2, 4... << 10 | of runs 1, 3, 5... << 19), so that a rank skips several runs per
     lookup."""
     table = np.zeros(1 << TABLE_BITS, dtype=np.uint32)
