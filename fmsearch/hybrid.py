@@ -5,7 +5,7 @@ Measured over the wavelet-tree nodes of a 200 MB BWT (mixed prose and C), blocks
 four in five are cheapest as run lengths, and the rest plain, constant or as a short list of minority positions.
 Payload 1.56 bits per corpus byte against 1.92 for RRR-15's classes and offsets, for about the same directory.
 A run-length block holds about 160 runs: a rank skips them through a table, several runs per lookup, which makes
-this the slowest kind to query (bench/core.py: 1.6-2.8x RRR's times).
+this the slowest kind to query (bench/core.py: 1.5-2.5x RRR's times).
 
 A block's code starts with 3 header bits (type, then one flag bit):
 - CONSTANT: every bit equals the flag.
