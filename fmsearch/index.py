@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fmsearch import kernels, storage, wavelet
+from fmsearch import eliasfano, kernels, storage, wavelet
 from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS, TABLE_ARRAYS_V1
 from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.results import Document, FindResult, Hit, Snippet
@@ -135,7 +135,13 @@ class FMIndex:
             text_order = (*empty.values(), -1)
             isa = (params["isa_rate"], width, arrays["isa_samples"])
         else:
-            text_order = (*(arrays[name] for name in _TEXT_ORDER_DTYPES), self.manifest["sample_low_bits"])
+            low_bits = self.manifest["sample_low_bits"]
+            if low_bits != eliasfano.low_bits_for(self._n + 1, self._n // params["sa_rate"] + 1):
+                raise storage.IndexFormatError(
+                    f"{self.path}: sample_low_bits {low_bits} does not fit {self._n} bytes sampled every "
+                    f"{params['sa_rate']}; the manifest was edited: rebuild the index"
+                )
+            text_order = (*(arrays[name] for name in _TEXT_ORDER_DTYPES), low_bits)
             isa = (params["sa_rate"], width, _read_only(np.zeros(0, dtype=np.uint64)))
         heads, bits, holders, counts, back, low_bits = text_order
         self._fm = (

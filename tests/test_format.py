@@ -237,6 +237,12 @@ def test_consistently_edited_manifest_size_is_refused(copy: Path) -> None:
     assert any("doc_starts.bin" in p for p in storage.verify(copy))
 
 
+def test_consistently_edited_sampling_parameter_is_refused(copy: Path) -> None:
+    _rewrite_manifest(copy, lambda m: m.update(sample_low_bits=m["sample_low_bits"] + 1))
+    with pytest.raises(IndexFormatError, match="sample_low_bits"):
+        fmsearch.open_index(copy)
+
+
 def test_manifest_lying_about_a_checksum_is_caught_by_verify(copy: Path) -> None:
     def lie(m: dict[str, Any]) -> None:
         m["files"]["sa_samples"]["xxh3_128"] = "0" * 32
