@@ -75,19 +75,25 @@ def _rank(holders: np.ndarray, counts: np.ndarray, y: int) -> int:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _step(values, width: int, holders, counts, back, q: int, y: int, jumped: bool) -> tuple[bool, int, bool]:
+    """One step of the walk from q to its predecessor, at element y: (found, the element to go on from, jumped).
+    Found when values[y] == q (y is the answer); else the walk jumps back once, at the first element with a back
+    pointer, and otherwise moves on to values[y]."""
+    z = intvector.get(values, width, y)
+    if z == q:
+        return True, y, jumped
+    if not jumped and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
+        return False, intvector.get(back, width, _rank(holders, counts, y)), True
+    return False, z, jumped
+
+
+@njit(nogil=True, cache=True, inline="always")
 def inverse(values: np.ndarray, width: int, holders: np.ndarray, counts: np.ndarray, back: np.ndarray, q: int) -> int:
     """The element y with values[y] == q (values packed `width` bits each, as are the back pointers)."""
-    y = q
-    jumped = False
-    while True:
-        z = intvector.get(values, width, y)
-        if z == q:
-            return y
-        if not jumped and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
-            y = intvector.get(back, width, _rank(holders, counts, y))
-            jumped = True
-        else:
-            y = z
+    found, y, jumped = False, q, False
+    while not found:
+        found, y, jumped = _step(values, width, holders, counts, back, q, y, jumped)
+    return y
 
 
 @walker
@@ -101,7 +107,7 @@ def inverse_many(
     out: np.ndarray,
     work: np.ndarray,
 ) -> None:
-    """out[i] = inverse(qs[i]) for all i at once: the walks advance one read per round, all walks in turn, so
+    """out[i] = inverse(qs[i]) for all i at once: the walks advance one step per round, all walks in turn, so
     their cache misses overlap. `work`: int64 scratch of shape (3, len(qs))."""
     at, jumped, live = work[0], work[1], work[2]
     remaining = qs.shape[0]
@@ -113,16 +119,11 @@ def inverse_many(
         kept = 0
         for t in range(remaining):
             i = live[t]
-            y = at[i]
-            z = intvector.get(values, width, y)
-            if z == qs[i]:
-                out[i] = y
+            found, at[i], jump = _step(values, width, holders, counts, back, qs[i], at[i], jumped[i] == 1)
+            if found:
+                out[i] = at[i]
                 continue
-            if jumped[i] == 0 and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
-                at[i] = intvector.get(back, width, _rank(holders, counts, y))
-                jumped[i] = 1
-            else:
-                at[i] = z
+            jumped[i] = jump
             live[kept] = i
             kept += 1
         remaining = kept

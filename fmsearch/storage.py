@@ -26,6 +26,7 @@ from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, Uns
 
 FORMAT_VERSION = 2  # written; format 1 (rank-order SA samples and stored inverse-SA samples) is still read
 READABLE_VERSIONS = (1, 2)
+_READABLE = ", ".join(map(str, READABLE_VERSIONS))  # for messages
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "fmsearch-shard"
 ARRAY_MAGIC = b"FMSARRAY"
@@ -128,7 +129,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if version not in READABLE_VERSIONS:
         raise UnsupportedVersion(
             f"{directory}: index format version {version} is not supported by this fmsearch, which reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}; rebuild the index with this version or use a matching fmsearch"
+            f"{_READABLE}; rebuild the index with this version or use a matching fmsearch"
         )
     if manifest.get(MANIFEST_CHECKSUM) != json_digest(manifest, MANIFEST_CHECKSUM):
         raise ChecksumMismatch(f"{path}: manifest checksum mismatch; the index is damaged: rebuild it")
@@ -156,9 +157,7 @@ def open_array(directory: Path, entry: dict[str, Any]) -> np.ndarray:
     if magic != ARRAY_MAGIC or header_bytes != HEADER_BYTES:
         raise IndexFormatError(f"{path}: not an fmsearch array file (bad header); rebuild the index")
     if version not in READABLE_VERSIONS:
-        raise UnsupportedVersion(
-            f"{path}: array format version {version}, this fmsearch reads {', '.join(map(str, READABLE_VERSIONS))}"
-        )
+        raise UnsupportedVersion(f"{path}: array format version {version}, this fmsearch reads {_READABLE}")
     if dtype_str.rstrip(b"\0").decode() != dtype.str or tuple(dims[:ndim]) != shape:
         raise IndexFormatError(f"{path}: header does not match the manifest (dtype or shape); rebuild the index")
     if dtype.itemsize * int(np.prod(shape)) == 0:

@@ -40,7 +40,7 @@ BLOCK_BITS = 16
 BLOCK = 1 << BLOCK_BITS
 MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
 ABSENT = 255
-HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; the kernels tell them apart by which arrays are empty
+HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; a shard does not record it: see `bitvector_kind`
 
 ARRAY_NAMES = (
     "before",
@@ -140,6 +140,15 @@ def _block_layout(block: np.ndarray, sigma: int, code, code_len, levels, leaf_sy
     return node_base
 
 
+@njit(nogil=True, cache=True, inline="always")
+def bitvector_kind(classes: np.ndarray, lines: np.ndarray) -> int:
+    """HYBRID, RRR or PLAIN, from the arrays a shard fills: plain bitvectors fill `lines`, RRR ones `classes`, and
+    hybrid ones neither (their payload and directory are `offsets` and `directory`)."""
+    if lines.shape[0] > 0:
+        return PLAIN
+    return HYBRID if classes.shape[0] == 0 else RRR
+
+
 @njit(nogil=True, cache=True)
 def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind):
     """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks or lines, samples or
@@ -183,6 +192,7 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
     nxt = np.empty(BLOCK, dtype=np.uint8)
     bits = np.empty(BLOCK, dtype=np.uint8)
     ptr = 0
+    kind = bitvector_kind(classes, lines)
     for b in range(blocks):
         start = b * BLOCK
         size = min(BLOCK, seq.shape[0] - start)
@@ -205,9 +215,9 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
                 nodes[node0 + node, 0] = chunk - chunk0
                 nodes[node0 + node, 1] = sample - sample0
                 nodes[node0 + node, 2] = ptr - block_base[b, 3]
-                if lines.shape[0] > 0:
+                if kind == PLAIN:
                     chunk = plainbits.encode_bits(bits, 0, width, lines, chunk)
-                elif classes.shape[0] == 0:
+                elif kind == HYBRID:
                     sample, ptr = hybrid.encode_bits(bits, 0, width, directory, offsets, sample, ptr)
                 else:
                     chunk, ptr, sample = rrr.encode_bits(
@@ -247,7 +257,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     chunks = int(sizes[:, 1].sum())
     nodes = np.zeros((total_nodes, 3), dtype=np.uint32)
-    # The arrays of the other bitvector kind stay empty; kernels tell the kinds apart by `lines` being empty.
+    # The arrays the kind does not use stay empty: that is how the kernels tell the kinds apart (bitvector_kind).
     entries = int(sizes[:, 2].sum())
     classes = np.zeros(chunks // 2 + 1 if kind == RRR else 0, dtype=np.uint8)
     if kind == HYBRID:  # a block's code takes at most its bits and the header
@@ -285,13 +295,14 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     k = block_base[b, 0] + node
     first = block_base[b, 1] + nodes[k, 0]
-    if lines.shape[0] > 0:
+    kind = bitvector_kind(classes, lines)
+    if kind == PLAIN:
         if access:
             return plainbits.access_rank1(lines, first, pos)
         return 0, plainbits.rank1(lines, first, pos)
     sample = block_base[b, 2] + nodes[k, 1]
     ptr = block_base[b, 3] + nodes[k, 2]
-    if classes.shape[0] == 0:
+    if kind == HYBRID:
         if access:
             return hybrid.access_rank1(directory, offsets, sample, ptr, pos)
         return 0, hybrid.rank1(directory, offsets, sample, ptr, pos)
@@ -375,32 +386,31 @@ def workspace(count: int) -> np.ndarray:
 @njit(nogil=True, cache=True, inline="always")
 def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, ones) -> None:
     """The middle phases of a level of batched walks (`access_rank_many`, `rank_many`): for each walk k of `walks`,
-    at position pos[k] of internal node node[k] of block blocks[k], prefetch its bitvector lines, then (RRR) find
-    its chunk (ones[k], target[k], ptr[k]) and prefetch its offset word. `first` and `sample` keep where the node's
-    bitvector starts."""
+    at position pos[k] of internal node node[k] of block blocks[k], prefetch its bitvector lines, then find its
+    chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k]) and prefetch the word its code starts
+    in. `first` and `sample` keep where the node's bitvector starts."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
-    plain = lines.shape[0] > 0
-    mixed = classes.shape[0] == 0  # hybrid bitvectors
+    kind = bitvector_kind(classes, lines)
     for k in walks:  # bitvector lines
         b = blocks[k]
         first[k] = block_base[b, 1] + nodes[node[k], 0]
-        if plain:
+        if kind == PLAIN:
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
         else:
             sample[k] = block_base[b, 2] + nodes[node[k], 1]
             ptr[k] = block_base[b, 3] + nodes[node[k], 2]
-            if mixed:
+            if kind == HYBRID:
                 prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
                 continue
             q = pos[k] // rrr.CHUNK_BITS
             prefetch(directory, sample[k] + q // rrr.CHUNKS_PER_SAMPLE)
             prefetch(classes, (first[k] + (q // rrr.CHUNKS_PER_SAMPLE) * rrr.CHUNKS_PER_SAMPLE) >> 1)
             prefetch(classes, (first[k] + q) >> 1)
-    if mixed and not plain:
+    if kind == HYBRID:
         for k in walks:  # hybrid: the block's code, once the directory has told where it is
             ones[k], ptr[k], _ = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
-    elif not plain:
+    elif kind == RRR:
         for k in walks:  # RRR: the offset word, once the class scan has found it
             ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
@@ -419,8 +429,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     Precondition: every row < len(seq).
     """
     before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, _, lines = wt
-    plain = lines.shape[0] > 0
-    mixed = classes.shape[0] == 0
+    kind = bitvector_kind(classes, lines)
     sigma = before.shape[1]
     flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
     count = rows.shape[0]
@@ -451,9 +460,9 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
         _fetch_bitvectors(wt, live[:remaining], blocks, node, pos, first, sample, ptr, target, ones)
         for t in range(remaining):
             k = live[t]
-            if plain:
+            if kind == PLAIN:
                 bit, below = plainbits.access_rank1(lines, first[k], pos[k])
-            elif mixed:
+            elif kind == HYBRID:
                 bit, below = hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))
                 below += ones[k]
             else:
@@ -479,8 +488,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     larger. Precondition as for `rank`.
     """
     before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, _, lines = wt
-    plain = lines.shape[0] > 0
-    mixed = classes.shape[0] == 0
+    kind = bitvector_kind(classes, lines)
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
@@ -518,9 +526,9 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
         _fetch_bitvectors(wt, live[:remaining], blocks, node, pos, first, sample, ptr, target, ones)
         for t in range(remaining):
             k = live[t]
-            if plain:
+            if kind == PLAIN:
                 below = plainbits.rank1(lines, first[k], pos[k])
-            elif mixed:
+            elif kind == HYBRID:
                 below = ones[k]
                 if pos[k] & (hybrid.BLOCK - 1):
                     below += hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))[1]

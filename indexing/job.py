@@ -36,8 +36,8 @@ from indexing.remote import RemoteDir, is_url, open_store
 from indexing.sources import expand_sources
 
 DEFAULT_PRESET = "compact"
-# The core's build peaks at about 5.35x the shard's text bytes (text + suffix array + samples) plus a Ray worker's
-# ~0.2 GB of interpreter and libraries.
+# The core's build peaks at about 5.44x the shard's text bytes (text + suffix array + a bit per row for the sampled
+# rows) plus a Ray worker's ~0.2 GB of interpreter and libraries.
 MEMORY_PER_BYTE = 5.5
 MEMORY_BASE = 250 * 2**20
 
