@@ -20,7 +20,11 @@ from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.results import Document, FindResult, Hit, Snippet
 
 DEFAULT_MAX_QUERY_BYTES = 65536
-INDEX_ARRAYS = {2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS), 1: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V1)}
+INDEX_ARRAYS = {
+    3: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
+    2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
+    1: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V1),
+}
 Query = str | bytes | bytearray | memoryview
 
 

@@ -1,4 +1,5 @@
-"""RRR-coded bitvectors with 15-bit chunks (Raman, Raman & Rao 2002; the sdsl `rrr_vector<15>` idea).
+"""RRR-coded bitvectors with 15-bit chunks (Raman, Raman & Rao 2002; the sdsl `rrr_vector<15>` idea): the coding
+tables, and the reader of the layout that formats 1 and 2 wrote (format 3 writes `rrrlines.py`'s).
 
 A bitvector is cut into 15-bit chunks. Each chunk is stored as its class (popcount, one nibble) and its offset
 (index among the 15-bit values of that class, ceil(log2 C(15, k)) bits). Runs of equal bits, which the wavelet tree
@@ -128,50 +129,3 @@ def access_rank1(
     ones, target, ptr, r = find_chunk(classes, directory, chunk0, dir0, ptr_base, pos)
     value = decode(classes, offsets, target, ptr)
     return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)]
-
-
-@njit(nogil=True, cache=True)
-def encode_bits(
-    bits: np.ndarray,
-    start: int,
-    stop: int,
-    classes: np.ndarray,
-    offsets: np.ndarray,
-    directory: np.ndarray,
-    chunk: int,
-    ptr: int,
-    dir_index: int,
-    ptr_base: int,
-) -> tuple[int, int, int]:
-    """Append bits[start:stop] (uint8 0/1, at most 2^16 bits) as one bitvector at even chunk `chunk`, stream bit
-    `ptr` (== ptr_base), sample `dir_index`. Returns the next (chunk, ptr, dir_index); chunks stay even."""
-    ones = 0
-    t = 0
-    i = start
-    while i < stop:
-        if t % CHUNKS_PER_SAMPLE == 0:
-            directory[dir_index] = ones | ((ptr - ptr_base) << 16)
-            dir_index += 1
-        value = 0
-        end = min(i + CHUNK_BITS, stop)
-        for j in range(i, end):
-            value |= int(bits[j]) << (j - i)
-        k = POPCOUNT[value]
-        classes[chunk >> 1] |= np.uint8(k << ((chunk & 1) * 4))
-        width = WIDTH[k]
-        if width:
-            off = np.uint64(OFFSET_OF[value])
-            offsets[ptr >> 6] |= off << np.uint64(ptr & 63)
-            if (ptr & 63) + width > 64:
-                offsets[(ptr >> 6) + 1] |= off >> np.uint64(64 - (ptr & 63))
-            ptr += width
-        ones += k
-        chunk += 1
-        t += 1
-        i = end
-    if t % CHUNKS_PER_SAMPLE == 0:
-        # rank(length) of a bitvector of 64*s chunks reads sample s: it must exist (also for an empty one).
-        directory[dir_index] = ones | ((ptr - ptr_base) << 16)
-        dir_index += 1
-    chunk += chunk & 1
-    return chunk, ptr, dir_index

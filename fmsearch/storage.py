@@ -24,8 +24,10 @@ import xxhash
 
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
 
-FORMAT_VERSION = 2  # written; format 1 (rank-order SA samples and stored inverse-SA samples) is still read
-READABLE_VERSIONS = (1, 2)
+# Written: 3. Still read: 2 (RRR bitvectors in three arrays, rrr.py) and 1 (also rank-order SA samples and stored
+# inverse-SA samples).
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 _READABLE = ", ".join(map(str, READABLE_VERSIONS))  # for messages
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "fmsearch-shard"

@@ -3,7 +3,7 @@
 This is "fixed block compression boosting" (Karkkainen & Puglisi, SPIRE 2011): the sequence is cut into blocks of
 2^16 symbols and each block gets its own Huffman-shaped wavelet tree, so each block pays about its own zero-order
 entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors remove most of what is
-left, runs of equal bits: the `compact` preset codes them with RRR (`rrr.py`), the `small` preset as hybrid
+left, runs of equal bits: the `compact` preset codes them with RRR (`rrrlines.py`), the `small` preset as hybrid
 bitvectors (`hybrid.py`: run lengths, minority positions or plain, per 1024 bits), and the `fast` preset keeps them
 plain (`plainbits.py`). Per block we keep the occurrences of every symbol before the block, so
 rank(c, i) = before[block, c] + a walk down c's code path inside the block.
@@ -20,11 +20,15 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     levels       uint32 (blocks, MAX_DEPTH + 1, 4)  per depth: first_code, first_internal, node_base, symbol_base
     leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
     block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
-    nodes        uint32 (nodes, 3)           per node bitvector, relative to its block: first chunk, first
-                                             directory sample, first offset bit (one cache line for all three)
-    classes, offsets, directory              the shared RRR arrays (see rrr.py), or, with `classes` empty, the
-                                             hybrid bitvectors' payload (`offsets`) and directory; or empty
-    lines        uint64                      plain bitvectors with in-line counts (see plainbits.py), or empty
+    nodes        uint32 (nodes, 2 or 3)      per node bitvector, relative to its block: RRR: first chunk and
+                                             ones before it in the block's stream; hybrid: first directory entry
+                                             and offset bit; plain: first line
+    lines, offsets                           RRR: lines of counts and classes, and the offsets (rrrlines.py)
+    offsets, directory                       hybrid: the payload and the directory (hybrid.py)
+    lines                                    plain: bitvectors with in-line counts (plainbits.py)
+    classes                                  formats 1 and 2 only: their RRR layout with `offsets` and `directory`
+                                             (rrr.py), read but no longer written
+The arrays a kind does not use are empty: that is how the kernels tell the kinds apart (`bitvector_kind`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch import hybrid, plainbits, rrr
+from fmsearch import hybrid, plainbits, rrr, rrrlines
 from fmsearch.jit import walker
 from fmsearch.prefetch import prefetch
 
@@ -41,6 +45,7 @@ BLOCK = 1 << BLOCK_BITS
 MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
 ABSENT = 255
 HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; a shard does not record it: see `bitvector_kind`
+RRR_SPLIT = 3  # formats 1 and 2: RRR with directory, classes and offsets in three arrays (rrr.py); read only
 
 ARRAY_NAMES = (
     "before",
@@ -141,18 +146,21 @@ def _block_layout(block: np.ndarray, sigma: int, code, code_len, levels, leaf_sy
 
 
 @njit(nogil=True, cache=True, inline="always")
-def bitvector_kind(classes: np.ndarray, lines: np.ndarray) -> int:
-    """HYBRID, RRR or PLAIN, from the arrays a shard fills: plain bitvectors fill `lines`, RRR ones `classes`, and
-    hybrid ones neither (their payload and directory are `offsets` and `directory`)."""
-    if lines.shape[0] > 0:
-        return PLAIN
-    return HYBRID if classes.shape[0] == 0 else RRR
+def bitvector_kind(classes: np.ndarray, offsets: np.ndarray, lines: np.ndarray) -> int:
+    """HYBRID, RRR, PLAIN or RRR_SPLIT, from the arrays a shard fills: RRR fills `lines` and `offsets`, plain only
+    `lines`, hybrid neither (its payload and directory are `offsets` and `directory`), and formats 1-2's RRR
+    `classes`."""
+    if classes.shape[0] > 0:
+        return RRR_SPLIT
+    if lines.shape[0] == 0:
+        return HYBRID
+    return RRR if offsets.shape[0] > 0 else PLAIN
 
 
 @njit(nogil=True, cache=True)
 def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind):
-    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, chunks or lines, samples or
-    directory entries)."""
+    """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, lines, directory entries or
+    RRR chunks)."""
     blocks = code.shape[0]
     node_bits = np.zeros(1 << 17, dtype=np.int64)
     total_nodes = 0
@@ -172,27 +180,23 @@ def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_b
             elif kind == HYBRID:
                 samples += (node_bits[k] + hybrid.BLOCK - 1) // hybrid.BLOCK + 1
             else:
-                c = (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
-                c += c & 1
-                chunks += c
-                samples += c // rrr.CHUNKS_PER_SAMPLE + 1
+                samples += (node_bits[k] + rrr.CHUNK_BITS - 1) // rrr.CHUNK_BITS
             node_bits_all[total_nodes + k] = node_bits[k]
         total_nodes += nodes
         sizes[b, 0] = nodes
-        sizes[b, 1] = chunks
+        sizes[b, 1] = rrrlines.lines_for(samples) if kind == RRR else chunks
         sizes[b, 2] = samples
     return total_nodes
 
 
 @njit(nogil=True, cache=True)
-def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory, lines):
+def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind):
     """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
     blocks = code.shape[0]
     cur = np.empty(BLOCK, dtype=np.uint8)
     nxt = np.empty(BLOCK, dtype=np.uint8)
     bits = np.empty(BLOCK, dtype=np.uint8)
     ptr = 0
-    kind = bitvector_kind(classes, lines)
     for b in range(blocks):
         start = b * BLOCK
         size = min(BLOCK, seq.shape[0] - start)
@@ -201,6 +205,8 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
         block_base[b, 3] = ptr
         chunk = chunk0
         sample = sample0
+        stream_chunk = 0  # RRR: the block's stream
+        ones = 0
         lens = code_len[b]
         codes = code[b]
         depth = 0
@@ -212,16 +218,18 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
                 for i in range(width):
                     s = cur[pos + i]
                     bits[i] = (codes[s] >> (lens[s] - 1 - depth)) & 1
-                nodes[node0 + node, 0] = chunk - chunk0
-                nodes[node0 + node, 1] = sample - sample0
-                nodes[node0 + node, 2] = ptr - block_base[b, 3]
                 if kind == PLAIN:
+                    nodes[node0 + node, 0] = chunk - chunk0
                     chunk = plainbits.encode_bits(bits, 0, width, lines, chunk)
                 elif kind == HYBRID:
+                    nodes[node0 + node, 1] = sample - sample0
+                    nodes[node0 + node, 2] = ptr - block_base[b, 3]
                     sample, ptr = hybrid.encode_bits(bits, 0, width, directory, offsets, sample, ptr)
                 else:
-                    chunk, ptr, sample = rrr.encode_bits(
-                        bits, 0, width, classes, offsets, directory, chunk, ptr, sample, ptr
+                    nodes[node0 + node, 0] = stream_chunk
+                    nodes[node0 + node, 1] = ones
+                    stream_chunk, ptr, ones = rrrlines.encode_bits(
+                        bits, width, lines, offsets, chunk0, block_base[b, 3], stream_chunk, ptr, ones
                     )
                 # Children in prefix order: the 0-child's symbols, then the 1-child's, leaves dropped.
                 for want in range(2):
@@ -233,17 +241,18 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, c
                 pos += width
             cur, nxt = nxt, cur
             depth += 1
+        if kind == RRR:
+            rrrlines.close(lines, chunk0, block_base[b, 3], stream_chunk, ptr, ones)
     return ptr
 
 
 def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dict[str, np.ndarray]:
     """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma) with node bitvectors of the
-    given kind: "hybrid" (smallest, `hybrid.py`), "rrr15" (`rrr.py`) or "plain" (one cache line per rank,
+    given kind: "hybrid" (smallest, `hybrid.py`), "rrr15" (`rrrlines.py`) or "plain" (one cache line per rank,
     `plainbits.py`)."""
     if bitvectors not in BITVECTORS:
         raise ValueError(f"unknown bitvector kind {bitvectors!r}; known: {', '.join(BITVECTORS)}")
     kind = BITVECTORS.index(bitvectors)
-    plain = kind == PLAIN
     blocks = max(1, -(-seq.shape[0] // BLOCK))
     code = np.zeros((blocks, sigma), dtype=np.uint32)
     code_len = np.full((blocks, sigma), ABSENT, dtype=np.uint8)
@@ -255,19 +264,18 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind)
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
-    chunks = int(sizes[:, 1].sum())
-    nodes = np.zeros((total_nodes, 3), dtype=np.uint32)
+    line_count = int(sizes[:, 1].sum())
+    nodes = np.zeros((total_nodes, 2 if kind == RRR else 3), dtype=np.uint32)
     # The arrays the kind does not use stay empty: that is how the kernels tell the kinds apart (bitvector_kind).
-    entries = int(sizes[:, 2].sum())
-    classes = np.zeros(chunks // 2 + 1 if kind == RRR else 0, dtype=np.uint8)
+    entries = int(sizes[:, 2].sum())  # hybrid: directory entries; RRR: chunks
     if kind == HYBRID:  # a block's code takes at most its bits and the header
         offsets = np.zeros((int(node_bits_all.sum()) + hybrid.HEADER * entries) // 64 + 2, dtype=np.uint64)
     else:
-        offsets = np.zeros(chunks * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
-    directory = np.zeros(entries, dtype=np.uint32)
-    lines = np.zeros(chunks * plainbits.LINE_WORDS if plain else 0, dtype=np.uint64)
-    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, classes, offsets, directory, lines)
-    if not plain:
+        offsets = np.zeros(entries * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
+    directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)
+    lines = np.zeros(line_count * plainbits.LINE_WORDS, dtype=np.uint64)
+    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind)
+    if kind != PLAIN:
         offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
     # Only the leaf index is stored; the code follows from it and the level table.
     rows = np.arange(blocks)[:, None]
@@ -282,7 +290,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
         "leaf_symbols": leaf_symbols,
         "block_base": block_base,
         "nodes": nodes,
-        "classes": classes,
+        "classes": np.zeros(0, dtype=np.uint8),
         "offsets": offsets,
         "directory": directory,
         "lines": lines,
@@ -294,8 +302,14 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
     """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of internal node `node` of block b."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     k = block_base[b, 0] + node
+    kind = bitvector_kind(classes, offsets, lines)
+    if kind == RRR:
+        if access:
+            return rrrlines.access_rank1(
+                lines, offsets, block_base[b, 1], block_base[b, 3], nodes[k, 0], nodes[k, 1], pos
+            )
+        return 0, rrrlines.rank1(lines, offsets, block_base[b, 1], block_base[b, 3], nodes[k, 0], nodes[k, 1], pos)
     first = block_base[b, 1] + nodes[k, 0]
-    kind = bitvector_kind(classes, lines)
     if kind == PLAIN:
         if access:
             return plainbits.access_rank1(lines, first, pos)
@@ -388,11 +402,17 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     """The middle phases of a level of batched walks (`access_rank_many`, `rank_many`): for each walk k of `walks`,
     at position pos[k] of internal node node[k] of block blocks[k], prefetch its bitvector lines, then find its
     chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k]) and prefetch the word its code starts
-    in. `first` and `sample` keep where the node's bitvector starts."""
+    in. `first` and `sample` keep where the node's bitvector starts (RRR: its first chunk and the ones before it;
+    `target` is then the chunk's class)."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
-    kind = bitvector_kind(classes, lines)
+    kind = bitvector_kind(classes, offsets, lines)
     for k in walks:  # bitvector lines
         b = blocks[k]
+        if kind == RRR:
+            first[k] = nodes[node[k], 0]
+            sample[k] = nodes[node[k], 1]
+            prefetch(lines, rrrlines.line_of(block_base[b, 1], first[k], pos[k]) * rrrlines.LINE_WORDS)
+            continue
         first[k] = block_base[b, 1] + nodes[node[k], 0]
         if kind == PLAIN:
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
@@ -412,6 +432,14 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
             prefetch(offsets, ptr[k] >> 6)
     elif kind == RRR:
         for k in walks:  # RRR: the offset word, once the class scan has found it
+            b = blocks[k]
+            ones[k], target[k], ptr[k] = rrrlines.find_chunk(
+                lines, block_base[b, 1], block_base[b, 3], first[k], pos[k]
+            )
+            ones[k] -= sample[k]
+            prefetch(offsets, ptr[k] >> 6)
+    elif kind == RRR_SPLIT:
+        for k in walks:
             ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
 
@@ -429,7 +457,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     Precondition: every row < len(seq).
     """
     before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, _, lines = wt
-    kind = bitvector_kind(classes, lines)
+    kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
     count = rows.shape[0]
@@ -453,7 +481,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 prefetch(flat_leaves, symbols[k])
                 continue
             node[k] = block_base[b, 0] + levels[b, depth, 2] + p - levels[b, depth, 1]
-            prefetch(flat_nodes, 3 * node[k])
+            prefetch(flat_nodes, nodes.shape[1] * node[k])
             live[kept] = k
             kept += 1
         remaining = kept
@@ -467,7 +495,10 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 below += ones[k]
             else:
                 r = pos[k] % rrr.CHUNK_BITS
-                value = rrr.decode(classes, offsets, target[k], ptr[k])
+                if kind == RRR:
+                    value = rrrlines.decode(offsets, target[k], ptr[k])
+                else:
+                    value = rrr.decode(classes, offsets, target[k], ptr[k])
                 bit = (value >> r) & 1
                 below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
             pos[k] = below if bit else pos[k] - below
@@ -488,7 +519,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     larger. Precondition as for `rank`.
     """
     before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, _, lines = wt
-    kind = bitvector_kind(classes, lines)
+    kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
@@ -519,7 +550,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
                 continue
             b = blocks[k]
             node[k] = block_base[b, 0] + levels[b, depth, 2] + (code[k] >> (length[k] - depth)) - levels[b, depth, 1]
-            prefetch(flat_nodes, 3 * node[k])
+            prefetch(flat_nodes, nodes.shape[1] * node[k])
             live[kept] = k
             kept += 1
         remaining = kept
@@ -535,7 +566,9 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
             else:
                 r = pos[k] % rrr.CHUNK_BITS
                 below = ones[k]
-                if r:
+                if r and kind == RRR:
+                    below += rrr.POPCOUNT[rrrlines.decode(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+                elif r:
                     below += rrr.POPCOUNT[rrr.decode(classes, offsets, target[k], ptr[k]) & ((1 << r) - 1)]
             pos[k] = below if (code[k] >> (length[k] - 1 - depth)) & 1 else pos[k] - below
         depth += 1

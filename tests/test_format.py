@@ -24,7 +24,11 @@ from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, Inp
 from fmsearch.presets import PRESETS
 
 DATA = Path(__file__).parent / "data"
-FROZEN_PRESETS = {1: ("compact", "fast"), 2: ("compact", "fast", "small")}  # what each version's shards froze
+FROZEN_PRESETS = {
+    1: ("compact", "fast"),
+    2: ("compact", "fast", "small"),
+    3: ("compact", "fast", "small"),
+}  # what each version's shards froze
 FROZEN = {  # (format version, preset) -> shard
     (version, preset): DATA / f"frozen-v{version}{'' if preset == 'compact' else '-' + preset}"
     for version, presets in FROZEN_PRESETS.items()

@@ -1,4 +1,4 @@
-"""Round-trip properties of the succinct structures under the index: RRR bitvectors, packed integer vectors, the
+"""Round-trip properties of the succinct structures under the index: RRR and hybrid bitvectors, packed integer vectors, the
 blocked Huffman-shaped wavelet tree (access / rank against plain numpy), the sampled rows (Elias-Fano) and the
 inverse of the samples' permutation, and the LF mapping and samples of a built shard."""
 
@@ -11,37 +11,53 @@ import pytest
 from numba import njit
 
 import fmsearch
-from fmsearch import eliasfano, hybrid, intvector, kernels, permutation, plainbits, rrr, wavelet
+from fmsearch import eliasfano, hybrid, intvector, kernels, permutation, plainbits, rrr, rrrlines, wavelet
 from fmsearch.presets import PRESETS
 
 
-def _encode(bits: np.ndarray):
-    chunks = len(bits) // rrr.CHUNK_BITS + 2
-    classes = np.zeros(chunks // 2 + 2, dtype=np.uint8)
-    offsets = np.zeros(chunks * 13 // 64 + 4, dtype=np.uint64)
-    directory = np.zeros(chunks // rrr.CHUNKS_PER_SAMPLE + 2, dtype=np.uint32)
-    end = rrr.encode_bits(bits, 0, len(bits), classes, offsets, directory, 0, 0, 0, 0)
-    return classes, offsets, directory, end
+def _node_lengths():
+    """Nodes of one block stream: empty, shorter than a chunk, ending on a chunk, on the middle of a line
+    (MID_CHUNK chunks) and on a line (LINE_CHUNKS chunks), and long ones; the stream then ends at each of these."""
+    chunk, mid, line = rrr.CHUNK_BITS, rrrlines.MID_CHUNK * rrr.CHUNK_BITS, rrrlines.LINE_CHUNKS * rrr.CHUNK_BITS
+    yield "one short node", [5]
+    yield "ends on the middle", [mid]
+    yield "ends on a line", [line]
+    yield "ends on the second line", [line - 3 * chunk, 3 * chunk]
+    yield "mixed", [0, 1, chunk - 1, chunk, chunk + 1, mid - chunk, 2 * line + 7, 961, 65536, 3]
+    yield "ends on a middle later", [chunk, 2 * line + mid - chunk]
 
 
-@pytest.mark.parametrize("density", [0.0, 0.02, 0.5, 0.97, 1.0])
-@pytest.mark.parametrize("length", [0, 1, 14, 15, 16, 959, 960, 961, 1920, 65536])
-def test_rrr_rank_and_access_match_prefix_sums(length, density):
-    rng = np.random.default_rng(length * 100 + int(density * 100))
-    bits = (rng.random(length) < density).astype(np.uint8)
-    # Runs make the interesting RRR classes (0 and 15) common, as in a BWT.
-    if length > 100:
-        bits[length // 3 : length // 2] = 1
-    classes, offsets, directory, (chunk, ptr, samples) = _encode(bits)
-    assert chunk % 2 == 0
-    assert samples == -(-length // rrr.CHUNK_BITS) // rrr.CHUNKS_PER_SAMPLE + 1
-    prefix = np.concatenate([[0], np.cumsum(bits)])
-    positions = np.unique(np.concatenate([np.arange(min(length + 1, 200)), rng.integers(0, length + 1, 500)]))
-    for pos in positions:
-        assert rrr.rank1(classes, offsets, directory, 0, 0, 0, int(pos)) == prefix[pos]
-        if pos < length:
-            bit, ones = rrr.access_rank1(classes, offsets, directory, 0, 0, 0, int(pos))
-            assert (bit, ones) == (bits[pos], prefix[pos])
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.5, 1.0])
+@pytest.mark.parametrize(("name", "lengths"), list(_node_lengths()), ids=[name for name, _ in _node_lengths()])
+def test_rrr_lines_rank_and_access_match_prefix_sums(name, lengths, density):
+    rng = np.random.default_rng(len(name) * 100 + int(density * 100))
+    nodes = []
+    for length in lengths:
+        bits = (rng.random(length) < density).astype(np.uint8)
+        if length > 100:  # runs make the interesting RRR classes (0 and 15) common, as in a BWT
+            bits[length // 3 : length // 2] = 1
+        nodes.append(bits)
+    chunks = sum(-(-len(bits) // rrr.CHUNK_BITS) for bits in nodes)
+    lines = np.zeros(rrrlines.lines_for(chunks) * rrrlines.LINE_WORDS, dtype=np.uint64)
+    offsets = np.zeros(chunks * 13 // 64 + 2, dtype=np.uint64)
+    starts, chunk, ptr, ones = [], 0, 0, 0
+    for bits in nodes:
+        starts.append((chunk, ones))
+        chunk, ptr, ones = rrrlines.encode_bits(bits, len(bits), lines, offsets, 0, 0, chunk, ptr, ones)
+    rrrlines.close(lines, 0, 0, chunk, ptr, ones)
+    assert chunk == chunks and ones == sum(int(bits.sum()) for bits in nodes)
+    for bits, (first, before) in zip(nodes, starts, strict=True):
+        length = len(bits)
+        prefix = np.concatenate([[0], np.cumsum(bits)])
+        edges = np.arange(max(0, length - 20), length + 1)
+        positions = np.unique(
+            np.concatenate([np.arange(min(length + 1, 130)), edges, rng.integers(0, length + 1, 300)])
+        )
+        for pos in positions:
+            assert rrrlines.rank1(lines, offsets, 0, 0, first, before, int(pos)) == prefix[pos]
+            if pos < length:
+                bit, below = rrrlines.access_rank1(lines, offsets, 0, 0, first, before, int(pos))
+                assert (bit, below) == (bits[pos], prefix[pos])
 
 
 def _hybrid_patterns():
