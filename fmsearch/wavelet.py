@@ -320,6 +320,13 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
         if access:
             return hybrid.access_rank1(directory, offsets, sample, ptr, pos)
         return 0, hybrid.rank1(directory, offsets, sample, ptr, pos)
+    return _split_rank(classes, offsets, directory, first, sample, ptr, pos, access)
+
+
+@walker
+def _split_rank(classes, offsets, directory, first: int, sample: int, ptr: int, pos: int, access: bool):
+    """_node_rank for the RRR layout of formats 1 and 2, compiled once rather than into every kernel: inlined, it
+    added about 18 s to the kernels' first compile, for shards that only older fmsearch versions write."""
     if access:
         return rrr.access_rank1(classes, offsets, directory, first, sample, ptr, pos)
     return 0, rrr.rank1(classes, offsets, directory, first, sample, ptr, pos)
@@ -421,11 +428,6 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
             ptr[k] = block_base[b, 3] + nodes[node[k], 2]
             if kind == HYBRID:
                 prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
-                continue
-            q = pos[k] // rrr.CHUNK_BITS
-            prefetch(directory, sample[k] + q // rrr.CHUNKS_PER_SAMPLE)
-            prefetch(classes, (first[k] + (q // rrr.CHUNKS_PER_SAMPLE) * rrr.CHUNKS_PER_SAMPLE) >> 1)
-            prefetch(classes, (first[k] + q) >> 1)
     if kind == HYBRID:
         for k in walks:  # hybrid: the block's code, once the directory has told where it is
             ones[k], ptr[k], _ = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
@@ -437,10 +439,6 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
                 lines, block_base[b, 1], block_base[b, 3], first[k], pos[k]
             )
             ones[k] -= sample[k]
-            prefetch(offsets, ptr[k] >> 6)
-    elif kind == RRR_SPLIT:
-        for k in walks:
-            ones[k], target[k], ptr[k], _ = rrr.find_chunk(classes, directory, first[k], sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
 
 
@@ -456,7 +454,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     when all walks have ended (6-9% faster extract than reading them on the spot).
     Precondition: every row < len(seq).
     """
-    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, _, lines = wt
+    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt
     kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
@@ -494,13 +492,13 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 bit, below = hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))
                 below += ones[k]
             else:
-                r = pos[k] % rrr.CHUNK_BITS
                 if kind == RRR:
+                    r = pos[k] % rrr.CHUNK_BITS
                     value = rrrlines.decode(offsets, target[k], ptr[k])
+                    bit = (value >> r) & 1
+                    below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
                 else:
-                    value = rrr.decode(classes, offsets, target[k], ptr[k])
-                bit = (value >> r) & 1
-                below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
+                    bit, below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], True)
             pos[k] = below if bit else pos[k] - below
             prefix[k] = 2 * prefix[k] + bit
         depth += 1
@@ -518,7 +516,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     patterns (or the two ends of one interval) asks for such batches. `work`: from `workspace(len(positions))` or
     larger. Precondition as for `rank`.
     """
-    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, _, lines = wt
+    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, directory, lines = wt
     kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
@@ -566,9 +564,9 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
             else:
                 r = pos[k] % rrr.CHUNK_BITS
                 below = ones[k]
-                if r and kind == RRR:
-                    below += rrr.POPCOUNT[rrrlines.decode(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+                if kind == RRR_SPLIT:
+                    below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], False)[1]
                 elif r:
-                    below += rrr.POPCOUNT[rrr.decode(classes, offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+                    below += rrr.POPCOUNT[rrrlines.decode(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
             pos[k] = below if (code[k] >> (length[k] - 1 - depth)) & 1 else pos[k] - below
         depth += 1
