@@ -1,6 +1,6 @@
-"""Round-trip properties of the succinct structures under the index: RRR and hybrid bitvectors, packed integer vectors, the
-blocked Huffman-shaped wavelet tree (access / rank against plain numpy), the sampled rows (Elias-Fano) and the
-inverse of the samples' permutation, and the LF mapping and samples of a built shard."""
+"""Round-trip properties of the succinct structures under the index: RRR, hybrid and plain bitvectors, packed
+integer vectors, the blocked Huffman-shaped wavelet tree (access / rank against plain numpy), the sampled rows
+(Elias-Fano) and the inverse of the samples' permutation, and the LF mapping and samples of a built shard."""
 
 from __future__ import annotations
 
