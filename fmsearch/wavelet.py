@@ -19,7 +19,8 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     code_len     uint8  (blocks, sigma)      its code length; ABSENT when the symbol does not occur in the block
     levels       uint32 (blocks, MAX_DEPTH + 1, 4)  per depth: first_code, first_internal, node_base, symbol_base
     leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
-    block_base   int64  (blocks, 4)          first node, first chunk, first sample, first offset bit of the block
+    block_base   int64  (blocks, 4)          the block's first node, first line (RRR, plain) or chunk (formats
+                                             1-2), first directory entry, first offset bit
     nodes        uint32 (nodes, 2 or 3)      per node bitvector, relative to its block: RRR: first chunk and
                                              ones before it in the block's stream; hybrid: first directory entry
                                              and offset bit; plain: first line
