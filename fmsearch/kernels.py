@@ -28,13 +28,25 @@ from fmsearch import eliasfano, intvector, permutation, wavelet
 from fmsearch.jit import walker
 
 
+@njit(nogil=True, cache=True, inline="always")
+def symbol_rows(fm, c: int) -> tuple[int, int]:
+    """Row interval [sp, ep) of the suffixes starting with dense symbol c: the first step of a backward search,
+    read from the C array instead of ranked."""
+    first_row = fm[1]
+    return first_row[c], first_row[c + 1] if c + 1 < first_row.shape[0] else fm[11] + 1
+
+
 @walker
 def backward_search(fm, pattern: np.ndarray, start: int, stop: int) -> tuple[int, int]:
     """Row interval [sp, ep) of the suffixes starting with pattern[start:stop] (uint8); sp == ep when absent."""
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
-    sp = 0
-    ep = fm[11] + 1
-    for j in range(stop - 1, start - 1, -1):
+    if stop <= start:
+        return 0, fm[11] + 1
+    c = symbol_of_byte[pattern[stop - 1]]
+    if c < 0:
+        return 0, 0
+    sp, ep = symbol_rows(fm, c)
+    for j in range(stop - 2, start - 1, -1):
         c = symbol_of_byte[pattern[j]]
         if c < 0:
             return 0, 0
@@ -64,12 +76,19 @@ def _count_many(fm, patterns, bounds, out, state, work) -> None:
     first_row, symbol_of_byte = fm[1], fm[2]
     count = bounds.shape[0] - 1
     sp, ep, at, live, symbols, positions, ranks = state[0], state[1], state[2], state[3], state[4], state[5], state[6]
+    remaining = 0
     for k in range(count):
         sp[k] = 0
         ep[k] = fm[11] + 1
         at[k] = bounds[k + 1] - 1  # next byte to prepend, from the end of each pattern
-        live[k] = k
-    remaining = count
+        if at[k] >= bounds[k]:  # the first byte's rows come from the C array
+            c = symbol_of_byte[patterns[at[k]]]
+            if c < 0:
+                continue
+            sp[k], ep[k] = symbol_rows(fm, c)
+            at[k] -= 1
+        live[remaining] = k
+        remaining += 1
     while remaining > 0:
         kept = 0
         for t in range(remaining):
