@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch.rrr import CHUNK_BITS, CLASS_BASE, DECODE, OFFSET_OF, PAIR_WIDTH, POPCOUNT, WIDTH, read_bits
+from fmsearch.rrr import CHUNK_BITS, CLASS_BASE, DECODE, OFFSET_OF, POPCOUNT, WIDTH, read_bits
 
 LINE_CHUNKS = 112
 LINE_WORDS = 8
@@ -33,6 +33,9 @@ _NIBBLES = 16  # class nibbles per word
 _FIELD = 21  # bits of the line's ones and offset position
 _MID_FIELD = 10
 
+_QUADS = np.arange(1 << 16)
+# Offset bits of 4 chunks from their 4 class nibbles: one lookup (64 KB) instead of two (measured 1-3% faster count).
+QUAD_WIDTH = sum(WIDTH[(_QUADS >> s) & 15] for s in (0, 4, 8, 12)).astype(np.uint8)
 _LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 _BYTE_SUM = np.uint64(0x0101010101010101)
 
@@ -49,8 +52,8 @@ def _sums(word: np.uint64) -> tuple[int, int]:
     pairs = (word & _LOW_NIBBLES) + ((word >> np.uint64(4)) & _LOW_NIBBLES)  # bytes of at most 30
     ones = np.int64((pairs * _BYTE_SUM) >> np.uint64(56))
     width = 0
-    for s in range(0, 64, 8):
-        width += PAIR_WIDTH[(word >> np.uint64(s)) & np.uint64(255)]
+    for s in range(0, 64, 16):
+        width += QUAD_WIDTH[(word >> np.uint64(s)) & np.uint64(0xFFFF)]
     return ones, width
 
 
@@ -78,18 +81,16 @@ def find_chunk(lines: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: 
         ptr += head >> (2 * _FIELD + _MID_FIELD)
         w += MID_CHUNK // _NIBBLES
         t -= MID_CHUNK
-    while t >= _NIBBLES:
-        o, p = _sums(lines[w])
+    full = t // _NIBBLES
+    t -= full * _NIBBLES
+    for i in range(full + (t > 0)):  # whole class words, then the one of the chunk up to it
+        word = lines[w + i]
+        if i == full:
+            word &= np.uint64((1 << (4 * t)) - 1)
+        o, p = _sums(word)
         ones += o
         ptr += p
-        w += 1
-        t -= _NIBBLES
-    word = lines[w]
-    if t:
-        o, p = _sums(word & np.uint64((1 << (4 * t)) - 1))
-        ones += o
-        ptr += p
-    return ones, np.int64((word >> np.uint64(4 * t)) & np.uint64(15)), ptr
+    return ones, np.int64((lines[w + full] >> np.uint64(4 * t)) & np.uint64(15)), ptr
 
 
 @njit(nogil=True, cache=True, inline="always")
