@@ -21,9 +21,10 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
     block_base   int64  (blocks, 4)          the block's first node, first line (RRR, plain) or chunk (formats
                                              1-2), first directory entry, first offset bit
-    nodes        uint32 (nodes, 2 or 3)      per node bitvector, relative to its block: RRR: first chunk and
+    nodes        uint32 (nodes, 1 or 2)      per node bitvector, relative to its block: RRR: first chunk and
                                              ones before it in the block's stream; hybrid: first directory entry
-                                             and offset bit; plain: first line
+                                             and offset bit; plain: first line (formats 1-2: 3 columns, first
+                                             chunk, directory entry, offset bit)
     lines, offsets                           RRR: lines of counts and classes, and the offsets (rrrlines.py)
     offsets, directory                       hybrid: the payload and the directory (hybrid.py)
     lines                                    plain: bitvectors with in-line counts (plainbits.py)
@@ -223,8 +224,8 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, o
                     nodes[node0 + node, 0] = chunk - chunk0
                     chunk = plainbits.encode_bits(bits, 0, width, lines, chunk)
                 elif kind == HYBRID:
-                    nodes[node0 + node, 1] = sample - sample0
-                    nodes[node0 + node, 2] = ptr - block_base[b, 3]
+                    nodes[node0 + node, 0] = sample - sample0
+                    nodes[node0 + node, 1] = ptr - block_base[b, 3]
                     sample, ptr = hybrid.encode_bits(bits, 0, width, directory, offsets, sample, ptr)
                 else:
                     nodes[node0 + node, 0] = stream_chunk
@@ -266,7 +267,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     line_count = int(sizes[:, 1].sum())
-    nodes = np.zeros((total_nodes, 2 if kind == RRR else 3), dtype=np.uint32)
+    nodes = np.zeros((total_nodes, 1 if kind == PLAIN else 2), dtype=np.uint32)
     # The arrays the kind does not use stay empty: that is how the kernels tell the kinds apart (bitvector_kind).
     entries = int(sizes[:, 2].sum())  # hybrid: directory entries; RRR: chunks
     if kind == HYBRID:  # a block's code takes at most its bits and the header
@@ -315,8 +316,9 @@ def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]
         if access:
             return plainbits.access_rank1(lines, first, pos)
         return 0, plainbits.rank1(lines, first, pos)
-    sample = block_base[b, 2] + nodes[k, 1]
-    ptr = block_base[b, 3] + nodes[k, 2]
+    c = nodes.shape[1] - 2  # hybrid: (directory entry, offset bit) last in the row; formats 1-2 kept 3 columns
+    sample = block_base[b, 2] + nodes[k, c]
+    ptr = block_base[b, 3] + nodes[k, c + 1]
     if kind == HYBRID:
         if access:
             return hybrid.access_rank1(directory, offsets, sample, ptr, pos)
@@ -425,8 +427,9 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
         if kind == PLAIN:
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
         else:
-            sample[k] = block_base[b, 2] + nodes[node[k], 1]
-            ptr[k] = block_base[b, 3] + nodes[node[k], 2]
+            c = nodes.shape[1] - 2
+            sample[k] = block_base[b, 2] + nodes[node[k], c]
+            ptr[k] = block_base[b, 3] + nodes[node[k], c + 1]
             if kind == HYBRID:
                 prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
     if kind == HYBRID:
