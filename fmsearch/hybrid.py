@@ -34,6 +34,7 @@ from fmsearch.rrr import read64, read_bits
 BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
 CONSTANT, RUNS, MINORITY, PLAIN = 0, 1, 2, 3
+TWO_SIDED = PLAIN | 4  # a full block's runs, coded from both ends: the header of PLAIN with its unused flag set
 HEADER = 3
 TABLE_BITS = 12  # the run-skipping table covers 12 bits of code: 16 KB (16 bits: 256 KB, slower)
 
@@ -120,6 +121,14 @@ def _run_codes(bits: np.ndarray, lo: int, hi: int, payload: np.ndarray, ptr: int
 
 
 @njit(nogil=True, cache=True)
+def _two_sided_cost(bits: np.ndarray, i: int, half: np.ndarray, payload: np.ndarray) -> int:
+    """Bits of the two-sided run-length code of the full block bits[i:i + BLOCK], header included."""
+    half[:] = bits[i + BLOCK - 1 : i + BLOCK // 2 - 1 : -1]
+    first = _run_codes(bits, i, i + BLOCK // 2, payload, 0, False)
+    return HEADER + 2 + first + _run_codes(half, 0, BLOCK // 2, payload, 0, False)
+
+
+@njit(nogil=True, cache=True)
 def encode_bits(
     bits: np.ndarray, start: int, stop: int, directory: np.ndarray, payload: np.ndarray, entry: int, ptr: int
 ) -> tuple[int, int]:
@@ -128,6 +137,7 @@ def encode_bits(
     base = ptr
     ones = 0
     i = start
+    half = np.empty(BLOCK // 2, dtype=np.uint8)
     while True:
         directory[entry] = ones | (((ptr - base) & 0xFFFF) << 16)
         entry += 1
@@ -138,14 +148,30 @@ def encode_bits(
         count = 0
         for j in range(i, end):
             count += bits[j]
-        runs_cost = _run_codes(bits, i, end, payload, 0, False)
+        # A full block's runs are split at its middle: the first half's codes run forward from the header, the second
+        # half's run backward from the block's end (the next block's code), so a rank decodes the nearer half only.
+        two_sided_cost = _two_sided_cost(bits, i, half, payload) if length == BLOCK else 0
+        # The block's end must fit the directory's 16-bit position, which the next block's entry holds.
+        two_sided = length == BLOCK and ptr + two_sided_cost - base < 0x10000
+        runs_cost = two_sided_cost if two_sided else HEADER + _run_codes(bits, i, end, payload, 0, False)
         minority_bit = 1 if 2 * count <= length else 0
         k = count if minority_bit else length - count
         if k == 0:
             ptr = _write(payload, ptr, CONSTANT | ((1 - minority_bit) << 2), HEADER)
         else:
             minority_cost = _gamma_bits(k) + k * BLOCK_BITS
-            if runs_cost <= minority_cost and runs_cost < length:
+            if runs_cost <= minority_cost + HEADER and runs_cost < length + HEADER and two_sided:
+                ptr = _write(payload, ptr, TWO_SIDED, HEADER)
+                ptr = _write(payload, ptr, np.int64(bits[i]) | (np.int64(bits[end - 1]) << 1), 2)
+                ptr = _run_codes(bits, i, i + BLOCK // 2, payload, ptr, True)
+                half[:] = bits[end - 1 : i + BLOCK // 2 - 1 : -1]
+                backward = np.zeros(BLOCK // 32 + 2, dtype=np.uint64)
+                size = _run_codes(half, 0, BLOCK // 2, backward, 0, True)
+                for t in range(size):  # stored bit-reversed, so that reading back from the end gives them in order
+                    if (backward[t >> 6] >> np.uint64(t & 63)) & np.uint64(1):
+                        payload[(ptr + size - 1 - t) >> 6] |= np.uint64(1) << np.uint64((ptr + size - 1 - t) & 63)
+                ptr += size
+            elif runs_cost <= minority_cost + HEADER and runs_cost < length + HEADER:
                 ptr = _write(payload, ptr, RUNS | (np.int64(bits[i]) << 2), HEADER)
                 ptr = _run_codes(bits, i, end, payload, ptr, True)
             elif minority_cost < length:
@@ -164,10 +190,70 @@ def encode_bits(
         i = end
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _reverse64(x: np.uint64) -> np.uint64:
+    x = ((x >> np.uint64(1)) & np.uint64(0x5555555555555555)) | ((x & np.uint64(0x5555555555555555)) << np.uint64(1))
+    x = ((x >> np.uint64(2)) & np.uint64(0x3333333333333333)) | ((x & np.uint64(0x3333333333333333)) << np.uint64(2))
+    x = ((x >> np.uint64(4)) & np.uint64(0x0F0F0F0F0F0F0F0F)) | ((x & np.uint64(0x0F0F0F0F0F0F0F0F)) << np.uint64(4))
+    x = ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF)) | ((x & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8))
+    x = ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF)) | ((x & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16))
+    return (x >> np.uint64(32)) | (x << np.uint64(32))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _window(payload: np.ndarray, pos: int, end: int) -> np.uint64:
+    """64 bits of run codes from their bit `pos`: forward from payload bit `pos`, or, when end >= 0, backward from
+    payload bit `end` (codes stored bit-reversed just before it)."""
+    if end < 0:
+        return read64(payload, pos)
+    p = end - 64 - pos
+    if p >= 0:
+        return _reverse64(read64(payload, p))
+    if p <= -64:
+        return np.uint64(0)
+    return _reverse64(read64(payload, 0) << np.uint64(-p))  # below bit 0 lies nothing of this block
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _runs(payload: np.ndarray, pos: int, end: int, value: int, r: int) -> tuple[int, int]:
+    """(bit r, ones before it) of bits coded as run lengths in Elias gamma from `pos` (see `_window`), the first run
+    of value `value`. Precondition: the runs cover bit r."""
+    # Codes are read from a 64-bit window, refilled when fewer bits than the longest code (21) are left.
+    done = 0
+    ones = 0
+    window = _window(payload, pos, end)
+    left = 64
+    while True:
+        if left < 2 * BLOCK_BITS + 1:
+            pos += 64 - left
+            window = _window(payload, pos, end)
+            left = 64
+        group = np.int64(RUNS_TABLE[np.int64(window & np.uint64((1 << TABLE_BITS) - 1))])
+        if group & 31:
+            even = (group >> 10) & 511
+            odd = (group >> 19) & 511
+            if done + even + odd <= r:  # every run of the group ends before r
+                done += even + odd
+                ones += even if value else odd
+                value ^= group & 1
+                window >>= np.uint64((group >> 5) & 31)
+                left -= (group >> 5) & 31
+                continue
+        n = np.int64(trailing_zeros(window))
+        length = np.int64((window >> np.uint64(n + 1)) & np.uint64((1 << n) - 1)) | (1 << n)
+        window >>= np.uint64(2 * n + 1)
+        left -= 2 * n + 1
+        if done + length > r:
+            return value, ones + value * (r - done)
+        done += length
+        ones += value * length
+        value ^= 1
+
+
 @walker
-def decode_block(payload: np.ndarray, ptr: int, r: int) -> tuple[int, int]:
-    """(bit r, ones before bit r) of the block whose code starts at payload bit `ptr`. Precondition: r < the
-    block's length."""
+def decode_block(payload: np.ndarray, ptr: int, end: int, total: int, r: int) -> tuple[int, int]:
+    """(bit r, ones before bit r) of the block whose code starts at payload bit `ptr` and ends at `end`, holding
+    `total` ones. Precondition: r < the block's length."""
     header = read_bits(payload, ptr, HEADER)
     kind = header & 3
     flag = header >> 2
@@ -175,37 +261,13 @@ def decode_block(payload: np.ndarray, ptr: int, r: int) -> tuple[int, int]:
     if kind == CONSTANT:
         return flag, r * flag
     if kind == RUNS:
-        # Codes are read from a 64-bit window, refilled when fewer bits than the longest code (21) are left.
-        value = flag
-        done = 0
-        ones = 0
-        window = read64(payload, ptr)
-        left = 64
-        while True:
-            if left < 2 * BLOCK_BITS + 1:
-                ptr += 64 - left
-                window = read64(payload, ptr)
-                left = 64
-            group = np.int64(RUNS_TABLE[np.int64(window & np.uint64((1 << TABLE_BITS) - 1))])
-            if group & 31:
-                even = (group >> 10) & 511
-                odd = (group >> 19) & 511
-                if done + even + odd <= r:  # every run of the group ends before r
-                    done += even + odd
-                    ones += even if value else odd
-                    value ^= group & 1
-                    window >>= np.uint64((group >> 5) & 31)
-                    left -= (group >> 5) & 31
-                    continue
-            n = np.int64(trailing_zeros(window))
-            length = np.int64((window >> np.uint64(n + 1)) & np.uint64((1 << n) - 1)) | (1 << n)
-            window >>= np.uint64(2 * n + 1)
-            left -= 2 * n + 1
-            if done + length > r:
-                return value, ones + value * (r - done)
-            done += length
-            ones += value * length
-            value ^= 1
+        return _runs(payload, ptr, -1, flag, r)
+    if header == TWO_SIDED:
+        first = read_bits(payload, ptr, 2)
+        if r < BLOCK // 2:
+            return _runs(payload, ptr + 2, -1, first & 1, r)
+        bit, after = _runs(payload, 0, end, first >> 1, BLOCK - 1 - r)
+        return bit, total - after - bit
     if kind == MINORITY:
         k, ptr = _read_gamma(payload, ptr)
         lo = 0  # minority positions before r: binary search over the sorted fixed-width list
@@ -231,26 +293,29 @@ def decode_block(payload: np.ndarray, ptr: int, r: int) -> tuple[int, int]:
 
 
 @njit(nogil=True, cache=True, inline="always")
-def locate_block(directory: np.ndarray, dir0: int, ptr_base: int, pos: int) -> tuple[int, int, int]:
-    """(ones before the block holding `pos`, payload position of its code, pos within it)."""
-    q = pos >> BLOCK_BITS
-    entry = directory[dir0 + q]
-    return np.int64(entry & 0xFFFF), ptr_base + np.int64(entry >> 16), pos & (BLOCK - 1)
+def locate_block(directory: np.ndarray, dir0: int, ptr_base: int, pos: int) -> tuple[int, int, int, int]:
+    """(ones before the block holding `pos`, payload positions where its code starts and ends, its ones)."""
+    q = dir0 + (pos >> BLOCK_BITS)
+    entry = np.int64(directory[q])
+    after = np.int64(directory[q + 1]) if q + 1 < directory.shape[0] else entry  # a bitvector's last entry: unused
+    ones = entry & 0xFFFF
+    return ones, ptr_base + (entry >> 16), ptr_base + (after >> 16), (after & 0xFFFF) - ones
 
 
 @njit(nogil=True, cache=True, inline="always")
 def rank1(directory: np.ndarray, payload: np.ndarray, dir0: int, ptr_base: int, pos: int) -> int:
     """Ones in bits [0, pos) of the bitvector with first entry `dir0` and first payload bit `ptr_base`.
     Precondition: 0 <= pos <= its length."""
-    ones, ptr, r = locate_block(directory, dir0, ptr_base, pos)
+    ones, ptr, end, total = locate_block(directory, dir0, ptr_base, pos)
+    r = pos & (BLOCK - 1)
     if r == 0:
         return ones
-    return ones + decode_block(payload, ptr, r)[1]
+    return ones + decode_block(payload, ptr, end, total, r)[1]
 
 
 @njit(nogil=True, cache=True, inline="always")
 def access_rank1(directory: np.ndarray, payload: np.ndarray, dir0: int, ptr_base: int, pos: int) -> tuple[int, int]:
     """(bit at `pos`, ones in bits [0, pos)). Precondition: 0 <= pos < length of the bitvector."""
-    ones, ptr, r = locate_block(directory, dir0, ptr_base, pos)
-    bit, below = decode_block(payload, ptr, r)
+    ones, ptr, end, total = locate_block(directory, dir0, ptr_base, pos)
+    bit, below = decode_block(payload, ptr, end, total, pos & (BLOCK - 1))
     return bit, ones + below

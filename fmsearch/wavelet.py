@@ -411,9 +411,9 @@ def workspace(count: int) -> np.ndarray:
 def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, ones) -> None:
     """The middle phases of a level of batched walks (`access_rank_many`, `rank_many`): for each walk k of `walks`,
     at position pos[k] of internal node node[k] of block blocks[k], prefetch its bitvector lines, then find its
-    chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k]) and prefetch the word its code starts
-    in. `first` and `sample` keep where the node's bitvector starts (RRR: its first chunk and the ones before it;
-    `target` is then the chunk's class)."""
+    chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k], and where its code ends and its ones
+    in target[k] and first[k]) and prefetch the word its code starts in. `first` and `sample` keep where the node's
+    bitvector starts (RRR: its first chunk and the ones before it; `target` is then the chunk's class)."""
     _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
     kind = bitvector_kind(classes, offsets, lines)
     for k in walks:  # bitvector lines
@@ -434,7 +434,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
                 prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
     if kind == HYBRID:
         for k in walks:  # hybrid: the block's code, once the directory has told where it is
-            ones[k], ptr[k], _ = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
+            ones[k], ptr[k], target[k], first[k] = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
     elif kind == RRR:
         for k in walks:  # RRR: the offset word, once the class scan has found it
@@ -493,7 +493,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
             if kind == PLAIN:
                 bit, below = plainbits.access_rank1(lines, first[k], pos[k])
             elif kind == HYBRID:
-                bit, below = hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))
+                bit, below = hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))
                 below += ones[k]
             else:
                 if kind == RRR:
@@ -564,7 +564,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
             elif kind == HYBRID:
                 below = ones[k]
                 if pos[k] & (hybrid.BLOCK - 1):
-                    below += hybrid.decode_block(offsets, ptr[k], pos[k] & (hybrid.BLOCK - 1))[1]
+                    below += hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))[1]
             else:
                 r = pos[k] % rrr.CHUNK_BITS
                 below = ones[k]

@@ -75,6 +75,7 @@ def _hybrid_patterns():
     mixed = np.concatenate([runs[:1500], np.zeros(1024), (rng.random(2048) < 0.5), np.ones(7), runs[:900]])
     yield "mixed", mixed.astype(np.uint8)
     yield "longest", (np.arange(65536) % 3 == 0).astype(np.uint8)
+    yield "long-runs", np.repeat(np.arange(4000) % 2, rng.integers(1, 30, 4000))[:65536].astype(np.uint8)
 
 
 @pytest.mark.parametrize(("name", "bits"), list(_hybrid_patterns()), ids=[name for name, _ in _hybrid_patterns()])
@@ -92,8 +93,15 @@ def test_hybrid_rank_and_access_match_prefix_sums(name, bits):
         assert hybrid.rank1(directory, payload, 0, 0, int(pos)) == prefix[pos]
         if pos < length:
             assert hybrid.access_rank1(directory, payload, 0, 0, int(pos)) == (bits[pos], prefix[pos])
-    kinds = {hybrid.read_bits(payload, int(p) + (directory[i] >> 16), 2) for i, p in enumerate([0] * blocks)}
-    expected = {"zeros": {hybrid.CONSTANT}, "random": {hybrid.PLAIN}, "sparse-ones": {hybrid.MINORITY}}
+    headers = [hybrid.read_bits(payload, int(directory[i] >> 16), hybrid.HEADER) for i in range(blocks)]
+    kinds = {h if h == hybrid.TWO_SIDED else h & 3 for h in headers}
+    expected = {
+        "zeros": {hybrid.CONSTANT},
+        "random": {hybrid.PLAIN},
+        "sparse-ones": {hybrid.MINORITY},
+        "runs": {hybrid.TWO_SIDED, hybrid.RUNS},  # full blocks are two-sided; the last one, partial, is not
+        "long-runs": {hybrid.TWO_SIDED, hybrid.RUNS},
+    }
     assert kinds == expected.get(name, kinds)  # each type is chosen where it is the cheapest
 
 
