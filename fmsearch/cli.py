@@ -403,7 +403,7 @@ def build(
         str,
         typer.Option(
             "--preset",
-            help="Layout: 'compact' (RRR bitvectors), 'small' (about 10% smaller, slower queries) or 'fast' "
+            help="Layout: 'compact' (RRR bitvectors), 'small' (about 9% smaller, slower queries) or 'fast' "
             "(about 1.4x larger, faster queries).",
         ),
     ] = "compact",
