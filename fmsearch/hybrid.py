@@ -129,7 +129,8 @@ def _run_codes(bits: np.ndarray, lo: int, hi: int, payload: np.ndarray, ptr: int
 
 @njit(nogil=True, cache=True)
 def _two_sided_cost(bits: np.ndarray, i: int, half: np.ndarray, payload: np.ndarray) -> int:
-    """Bits of the two-sided run-length code of the full block bits[i:i + BLOCK], header included."""
+    """Bits of the two-sided run-length code of the full block bits[i:i + BLOCK], header included; leaves its
+    second half, reversed, in `half`."""
     half[:] = bits[i + BLOCK - 1 : i + BLOCK // 2 - 1 : -1]
     first = _run_codes(bits, i, i + BLOCK // 2, payload, 0, False)
     return HEADER + 2 + first + _run_codes(half, 0, BLOCK // 2, payload, 0, False)
@@ -145,6 +146,7 @@ def encode_bits(
     ones = 0
     i = start
     half = np.empty(BLOCK // 2, dtype=np.uint8)
+    backward = np.empty(BLOCK // 32 + 2, dtype=np.uint64)  # a half's codes: at most 2 bits per bit
     while True:
         directory[entry] = ones | (((ptr - base) & 0xFFFF) << 16)
         entry += 1
@@ -171,9 +173,8 @@ def encode_bits(
                 ptr = _write(payload, ptr, TWO_SIDED, HEADER)
                 ptr = _write(payload, ptr, np.int64(bits[i]) | (np.int64(bits[end - 1]) << 1), 2)
                 ptr = _run_codes(bits, i, i + BLOCK // 2, payload, ptr, True)
-                half[:] = bits[end - 1 : i + BLOCK // 2 - 1 : -1]
-                backward = np.zeros(BLOCK // 32 + 2, dtype=np.uint64)
-                size = _run_codes(half, 0, BLOCK // 2, backward, 0, True)
+                backward[:] = 0
+                size = _run_codes(half, 0, BLOCK // 2, backward, 0, True)  # `half`: the second half, reversed
                 for t in range(size):  # stored bit-reversed, so that reading back from the end gives them in order
                     if (backward[t >> 6] >> np.uint64(t & 63)) & np.uint64(1):
                         payload[(ptr + size - 1 - t) >> 6] |= np.uint64(1) << np.uint64((ptr + size - 1 - t) & 63)
