@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import xxhash
 from naive import NaiveIndex
 
 import fmsearch
-from fmsearch import storage
+from fmsearch import hybrid, rrrlines, storage
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, InputError, UnsupportedVersion
 from fmsearch.presets import PRESETS
 
@@ -44,6 +45,13 @@ DOCS: list[Any] = [
     {"text": "abcabcabc\nabc\x00abc\tend", "id": "rep", "n": 3},
     {"text": "plain text without an id; the fox again", "source": None},
 ]
+# From format 3 on the frozen shards also hold a longer document, so that they keep full 1024-bit hybrid blocks
+# (two-sided run lengths) and RRR streams of several lines frozen too.
+LONG_DOC = {
+    "text": "\n".join(f"{i:03d}: the quick brown fox jumps over the lazy dog" + " ab" * (i % 7) for i in range(90)),
+    "id": "long",
+}
+FROZEN_DOCS = {1: DOCS, 2: DOCS, 3: [*DOCS, LONG_DOC]}
 QUERIES = ["fox", "the", "abc", "abcabc", "京", "ö", "Straße", "😀", "e\u0301", "\x00", "\n", ".", "absent", "o"]
 
 
@@ -368,8 +376,9 @@ def write_frozen(data: Path, version: int) -> None:
         raise SystemExit(f"this fmsearch writes format version {storage.FORMAT_VERSION}, not {version}")
     for preset in sorted(PRESETS):
         suffix = "" if preset == "compact" else f"-{preset}"
-        fmsearch.build_index(DOCS, data / f"frozen-v{version}{suffix}", preset=preset)  # IndexExists: never replaced
-    expected = expected_answers(DOCS)
+        # IndexExists: never replaced
+        fmsearch.build_index(FROZEN_DOCS[version], data / f"frozen-v{version}{suffix}", preset=preset)
+    expected = expected_answers(FROZEN_DOCS[version])
     (data / f"frozen-v{version}.expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n")
 
 
@@ -377,7 +386,7 @@ def write_frozen(data: Path, version: int) -> None:
 def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None:
     frozen = FROZEN[version, preset]
     expected = json.loads((DATA / f"frozen-v{version}.expected.json").read_text(encoding="utf-8"))
-    assert expected == expected_answers(DOCS) | {"format_version": version}  # still describes DOCS
+    assert expected == expected_answers(FROZEN_DOCS[version]) | {"format_version": version}  # still describes them
     assert storage.verify(frozen) == []
     idx = fmsearch.open_index(frozen)
     assert idx.manifest["format_version"] == expected["format_version"] == version
@@ -392,6 +401,26 @@ def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None
         found = idx.find(query, limit=1000)
         assert found.total == n
         assert sorted([h.doc_id, h.offset] for h in found.hits) == expected["occurrences"][query], query
+
+
+def _two_sided_blocks(shard: Path) -> int:
+    """Hybrid blocks of the shard coded from both ends (header TWO_SIDED), found through every node's entries."""
+    _, _, _, _, _, block_base, nodes, _, payload, directory, _ = fmsearch.open_index(shard).fm[0]
+    node_block = np.searchsorted(block_base[:, 0], np.arange(nodes.shape[0]), side="right") - 1
+    first_entries = block_base[node_block, 2] + nodes[:, 0]
+    ends = np.append(first_entries[1:], directory.shape[0])
+    found = 0
+    for k, (first, end) in enumerate(zip(first_entries, ends, strict=True)):
+        base = int(block_base[node_block[k], 3] + nodes[k, 1])
+        for entry in range(first, end - 1):  # a node's last entry only marks its end
+            found += hybrid.read_bits(payload, base + int(directory[entry] >> 16), hybrid.HEADER) == hybrid.TWO_SIDED
+    return found
+
+
+def test_frozen_shards_of_the_current_version_hold_every_block_kind() -> None:
+    assert _two_sided_blocks(FROZEN[storage.FORMAT_VERSION, "small"]) > 0
+    lines = fmsearch.open_index(FROZEN[storage.FORMAT_VERSION, "compact"]).fm[0][10]
+    assert lines.shape[0] // rrrlines.LINE_WORDS >= 3  # a block stream past one line and its middle, and the spare
 
 
 def test_every_readable_version_and_current_preset_is_frozen() -> None:
