@@ -101,9 +101,14 @@ def find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: i
 
 
 @njit(nogil=True, cache=True, inline="always")
-def decode(classes, offsets, target: int, ptr: int) -> int:
-    k = (classes[target >> 1] >> ((target & 1) * 4)) & 15
+def decode_chunk(offsets: np.ndarray, k: int, ptr: int) -> int:
+    """The 15 bits of a chunk of class k whose offset starts at bit `ptr` of the stream `offsets`."""
     return np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
+
+
+@njit(nogil=True, cache=True, inline="always")
+def decode(classes, offsets, target: int, ptr: int) -> int:
+    return decode_chunk(offsets, (classes[target >> 1] >> ((target & 1) * 4)) & 15, ptr)
 
 
 @njit(nogil=True, cache=True, inline="always")

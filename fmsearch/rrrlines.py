@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch.rrr import CHUNK_BITS, CLASS_BASE, DECODE, OFFSET_OF, POPCOUNT, WIDTH, read_bits
+from fmsearch.rrr import CHUNK_BITS, OFFSET_OF, POPCOUNT, WIDTH, decode_chunk
 
 LINE_CHUNKS = 112
 LINE_WORDS = 8
@@ -94,19 +94,13 @@ def find_chunk(lines: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def decode(offsets: np.ndarray, cls: int, ptr: int) -> int:
-    """The 15 bits of a chunk of class `cls` whose offset starts at stream bit `ptr`."""
-    return np.int64(DECODE[CLASS_BASE[cls] + read_bits(offsets, ptr, WIDTH[cls])])
-
-
-@njit(nogil=True, cache=True, inline="always")
 def rank1(lines, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int) -> int:
     """Ones in bits [0, pos) of the node (first chunk `first_chunk`, `ones_before` ones before it in its block's
     stream). Precondition: 0 <= pos <= the node's length."""
     ones, cls, ptr = find_chunk(lines, line0, ptr0, first_chunk, pos)
     r = pos % CHUNK_BITS
     if r:
-        ones += POPCOUNT[decode(offsets, cls, ptr) & ((1 << r) - 1)]
+        ones += POPCOUNT[decode_chunk(offsets, cls, ptr) & ((1 << r) - 1)]
     return ones - ones_before
 
 
@@ -115,7 +109,7 @@ def access_rank1(lines, offsets, line0: int, ptr0: int, first_chunk: int, ones_b
     """(bit at `pos`, ones in bits [0, pos)) of the node. Precondition: 0 <= pos < the node's length."""
     ones, cls, ptr = find_chunk(lines, line0, ptr0, first_chunk, pos)
     r = pos % CHUNK_BITS
-    value = decode(offsets, cls, ptr)
+    value = decode_chunk(offsets, cls, ptr)
     return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)] - ones_before
 
 

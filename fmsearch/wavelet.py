@@ -275,7 +275,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     else:
         offsets = np.zeros(entries * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
     directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)
-    lines = np.zeros(line_count * plainbits.LINE_WORDS, dtype=np.uint64)
+    lines = np.zeros(line_count * (rrrlines.LINE_WORDS if kind == RRR else plainbits.LINE_WORDS), dtype=np.uint64)
     ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind)
     if kind != PLAIN:
         offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
@@ -349,14 +349,10 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
         node = levels[b, depth, 2] + prefix - levels[b, depth, 1]
         ones_i = ones_j = 0
         for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
-            p = pi if t == 0 else pj
-            ones = _node_rank(wt, b, node, p, False)[1] if p > 0 else 0
+            p = pj if t else pi
+            ones_j = _node_rank(wt, b, node, p, False)[1] if p > 0 else 0
             if t == 0:
-                ones_i = ones
-            else:
-                ones_j = ones
-        if pj == pi:
-            ones_j = ones_i
+                ones_i = ones_j  # ones_j stays this one too when pj == pi
         bit = (value >> (length - 1 - depth)) & 1
         if bit:
             pi, pj = ones_i, ones_j
@@ -503,14 +499,13 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
             elif kind == HYBRID:
                 bit, below = hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))
                 below += ones[k]
+            elif kind == RRR:
+                r = pos[k] % rrr.CHUNK_BITS
+                value = rrr.decode_chunk(offsets, target[k], ptr[k])
+                bit = (value >> r) & 1
+                below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
             else:
-                if kind == RRR:
-                    r = pos[k] % rrr.CHUNK_BITS
-                    value = rrrlines.decode(offsets, target[k], ptr[k])
-                    bit = (value >> r) & 1
-                    below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
-                else:
-                    bit, below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], True)
+                bit, below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], True)
             pos[k] = below if bit else pos[k] - below
             prefix[k] = 2 * prefix[k] + bit
         depth += 1
@@ -573,12 +568,12 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
                 below = ones[k]
                 if pos[k] & (hybrid.BLOCK - 1):
                     below += hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))[1]
-            else:
+            elif kind == RRR:
                 r = pos[k] % rrr.CHUNK_BITS
                 below = ones[k]
-                if kind == RRR_SPLIT:
-                    below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], False)[1]
-                elif r:
-                    below += rrr.POPCOUNT[rrrlines.decode(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+                if r:
+                    below += rrr.POPCOUNT[rrr.decode_chunk(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+            else:
+                below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], False)[1]
             pos[k] = below if (code[k] >> (length[k] - 1 - depth)) & 1 else pos[k] - below
         depth += 1
