@@ -39,10 +39,14 @@ TABLE_ARRAYS = (
     "sa_samples",
     "sampled_row_heads",
     "sampled_row_bits",
-    "isa_holders",
-    "isa_counts",
+    "isa_holder_heads",
+    "isa_holder_bits",
     "isa_back",
     "doc_starts",
+)
+# Formats 2-3 marked the holders of back pointers (`permutation`) in a bitvector with a rank directory.
+TABLE_ARRAYS_V3 = tuple(
+    {"isa_holder_heads": "isa_holders", "isa_holder_bits": "isa_counts"}.get(name, name) for name in TABLE_ARRAYS
 )
 # Format 1 sampled rows by rank (every sa_rate-th) and stored inverse-SA samples instead.
 TABLE_ARRAYS_V1 = ("first_row", "symbol_of_byte", "byte_of_symbol", "sa_samples", "isa_samples", "doc_starts")
@@ -237,8 +241,8 @@ def build_index(
                     sa_samples=intvector.pack(sa_samples, width),
                     sampled_row_heads=heads,
                     sampled_row_bits=bits,
-                    isa_holders=inverse["holders"],
-                    isa_counts=inverse["counts"],
+                    isa_holder_heads=inverse["holder_heads"],
+                    isa_holder_bits=inverse["holder_bits"],
                     isa_back=inverse["back"],
                     doc_starts=np.append(np.frombuffer(starts, dtype=np.int64), n),
                     meta_offsets=np.frombuffer(meta_offsets, dtype=np.uint64),
@@ -263,7 +267,7 @@ def build_index(
                             "bitvectors": preset.bitvectors,
                             "sa_rate": sa_rate,
                             "isa_shortcut": preset.isa_shortcut,
-                            "block": wavelet.BLOCK,
+                            "block": 1 << wavelet.BLOCK_BITS[preset.bitvectors],
                             "separator": SEPARATOR,
                         },
                         "num_documents": len(starts),

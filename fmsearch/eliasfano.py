@@ -74,6 +74,11 @@ def _encode(marks: np.ndarray, rows: int, low_bits: int, heads: np.ndarray, bits
     return pos
 
 
+def member_count(heads: np.ndarray) -> int:
+    """Members of the code whose heads are `heads`."""
+    return int(heads[-1] & np.uint64(0xFFFFFFFF))
+
+
 def encode(marks: np.ndarray, rows: int, low_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(heads, bits) for the rows [0, rows) whose bit is set in `marks` (np.packbits(..., bitorder="little"))."""
     groups = -(-rows // GROUP)

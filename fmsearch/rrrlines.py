@@ -9,9 +9,10 @@ All node bitvectors of one wavelet-tree block form one stream of 15-bit chunks (
 node starts at a chunk boundary and its last chunk is padded with zeros. Two arrays hold all blocks' streams:
 - `lines`: uint64, 8 words per line. Line j of a block covers the block's chunks [112 j, 112 j + 112): words 1..7
   hold their 112 class nibbles, 16 per word, low nibble first; word 0 holds the ones before the line and the
-  offset-stream position of its first chunk relative to the block's first offset bit (21 bits each: a block's
-  stream is at most 2^16 symbols times a 23-bit code), then the ones and offset bits of the line's first 64 chunks
-  (10 bits each), so that a rank scans at most 63 classes. A block has one line more than its chunks fill, so that
+  offset-stream position of its first chunk relative to the block's first offset bit (21 bits each: a block of
+  2^17 symbols has Huffman codes of at most 8 bits on average, so its stream holds at most 2^20 bits and padding),
+  then the ones and offset bits of the line's first 64 chunks (10 bits each), so that a rank scans at most 63
+  classes. A block has one line more than its chunks fill, so that
   rank at the very end of its last node still finds a line.
 - `offsets`: the chunk offsets as one little-endian bit stream (as in rrr.py).
 A node is (its first chunk, the ones before it) in its block's stream; rank within the node subtracts the latter.

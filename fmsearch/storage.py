@@ -24,10 +24,10 @@ import xxhash
 
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
 
-# Written: 3. Still read: 2 (RRR bitvectors in three arrays, rrr.py) and 1 (also rank-order SA samples and stored
-# inverse-SA samples).
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# Written: 4. Still read: 3 (blocks of 2^16 symbols for every kind), 2 (also RRR bitvectors in three arrays,
+# rrr.py) and 1 (also rank-order SA samples and stored inverse-SA samples).
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 _READABLE = ", ".join(map(str, READABLE_VERSIONS))  # for messages
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "fmsearch-shard"

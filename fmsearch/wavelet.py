@@ -1,12 +1,12 @@
 """Blocked Huffman-shaped wavelet tree over a byte sequence (the BWT), with compressed node bitvectors.
 
 This is "fixed block compression boosting" (Karkkainen & Puglisi, SPIRE 2011): the sequence is cut into blocks of
-2^16 symbols and each block gets its own Huffman-shaped wavelet tree, so each block pays about its own zero-order
-entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors remove most of what is
-left, runs of equal bits: the `compact` preset codes them with RRR (`rrrlines.py`), the `small` preset as hybrid
-bitvectors (`hybrid.py`: run lengths, minority positions or plain, per 1024 bits), and the `fast` preset keeps them
-plain (`plainbits.py`). Per block we keep the occurrences of every symbol before the block, so
-rank(c, i) = before[block, c] + a walk down c's code path inside the block.
+2^16 or 2^17 symbols (`BLOCK_BITS`) and each block gets its own Huffman-shaped wavelet tree, so each block pays
+about its own zero-order entropy, which over a BWT approaches the text's higher-order entropy. The node bitvectors
+remove most of what is left, runs of equal bits: the `compact` preset codes them with RRR (`rrrlines.py`), the
+`small` preset as hybrid bitvectors (`hybrid.py`: run lengths, minority positions or plain, per 1024 bits), and the
+`fast` preset keeps them plain (`plainbits.py`). Per block we keep the occurrences of every symbol before the block,
+so rank(c, i) = before[block, c] + a walk down c's code path inside the block.
 
 Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes are canonical: at depth d the leaves
 take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
@@ -30,10 +30,13 @@ Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
     lines                                    plain: bitvectors with in-line counts (plainbits.py)
     classes                                  formats 1 and 2 only: their RRR layout with `offsets` and `directory`
                                              (rrr.py), read but no longer written
-The arrays a kind does not use are empty: that is how the kernels tell the kinds apart (`bitvector_kind`).
+The arrays a kind does not use are empty: that is how the kernels tell the kinds apart (`bitvector_kind`). The
+kernels take them as one tuple, `kernel_arrays`: the arrays in ARRAY_NAMES order, then the block size in bits.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from numba import njit
@@ -42,8 +45,14 @@ from fmsearch import hybrid, plainbits, rrr, rrrlines
 from fmsearch.jit import walker
 from fmsearch.prefetch import prefetch
 
-BLOCK_BITS = 16
-BLOCK = 1 << BLOCK_BITS
+# Block size in bits per bitvector kind, the largest each layout's fields hold. Larger blocks mean fewer per-block
+# tables (before, codes, levels, node rows: 0.27 bits per corpus byte at 2^16, 0.14 at 2^17) against codes fitted to
+# less local statistics: on 200 MB of mixed text, RRR at 2^17 is 2.2% smaller than at 2^16 and 2^18 only 0.3% more;
+# counts were 5% faster (smaller tables stay cached). rrrlines' 21-bit fields hold a 2^17-symbol block (its
+# Huffman codes average at most 8 bits, so its stream has at most 2^20 bits); hybrid's 16-bit directory positions
+# and plain lines' 16-bit counts hold 2^16. Formats 1-3 used 2^16 throughout.
+BLOCK_BITS = {"hybrid": 16, "rrr15": 17, "plain": 16}
+LEGACY_BLOCK_BITS = 16
 MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
 ABSENT = 255
 HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; a shard does not record it: see `bitvector_kind`
@@ -160,14 +169,14 @@ def bitvector_kind(classes: np.ndarray, offsets: np.ndarray, lines: np.ndarray) 
 
 
 @njit(nogil=True, cache=True)
-def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind):
+def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind, block_size):
     """Pass 1 over all blocks: codes, level tables, per-node bits; sizes[b] = (nodes, lines, directory entries or
     RRR chunks)."""
     blocks = code.shape[0]
     node_bits = np.zeros(1 << 17, dtype=np.int64)
     total_nodes = 0
     for b in range(blocks):
-        block = seq[b * BLOCK : min((b + 1) * BLOCK, seq.shape[0])]
+        block = seq[b * block_size : min((b + 1) * block_size, seq.shape[0])]
         for s in range(sigma):
             before[b + 1, s] = before[b, s]
         for s in block:
@@ -192,16 +201,18 @@ def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_b
 
 
 @njit(nogil=True, cache=True)
-def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind):
+def _encode_all(
+    seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
+):
     """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
     blocks = code.shape[0]
-    cur = np.empty(BLOCK, dtype=np.uint8)
-    nxt = np.empty(BLOCK, dtype=np.uint8)
-    bits = np.empty(BLOCK, dtype=np.uint8)
+    cur = np.empty(block_size, dtype=np.uint8)
+    nxt = np.empty(block_size, dtype=np.uint8)
+    bits = np.empty(block_size, dtype=np.uint8)
     ptr = 0
     for b in range(blocks):
-        start = b * BLOCK
-        size = min(BLOCK, seq.shape[0] - start)
+        start = b * block_size
+        size = min(block_size, seq.shape[0] - start)
         cur[:size] = seq[start : start + size]
         node0, chunk0, sample0 = block_base[b, 0], block_base[b, 1], block_base[b, 2]
         block_base[b, 3] = ptr
@@ -251,11 +262,12 @@ def _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, o
 def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dict[str, np.ndarray]:
     """Build the arrays for the dense-symbol sequence `seq` (uint8, values < sigma) with node bitvectors of the
     given kind: "hybrid" (smallest, `hybrid.py`), "rrr15" (`rrrlines.py`) or "plain" (one cache line per rank,
-    `plainbits.py`)."""
+    `plainbits.py`), in blocks of 2^BLOCK_BITS[kind] symbols."""
     if bitvectors not in BITVECTORS:
         raise ValueError(f"unknown bitvector kind {bitvectors!r}; known: {', '.join(BITVECTORS)}")
     kind = BITVECTORS.index(bitvectors)
-    blocks = max(1, -(-seq.shape[0] // BLOCK))
+    block_size = 1 << BLOCK_BITS[bitvectors]
+    blocks = max(1, -(-seq.shape[0] // block_size))
     code = np.zeros((blocks, sigma), dtype=np.uint32)
     code_len = np.full((blocks, sigma), ABSENT, dtype=np.uint8)
     levels = np.zeros((blocks, MAX_DEPTH + 1, 4), dtype=np.uint32)
@@ -263,7 +275,9 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     before = np.zeros((blocks + 1, sigma), dtype=np.uint32)
     node_bits_all = np.zeros(blocks * max(sigma, 1), dtype=np.int64)
     sizes = np.zeros((blocks, 3), dtype=np.int64)
-    total_nodes = _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind)
+    total_nodes = _layout_all(
+        seq, sigma, code, code_len, levels, leaf_symbols, before, node_bits_all, sizes, kind, block_size
+    )
     block_base = np.zeros((blocks, 4), dtype=np.int64)
     block_base[1:, :3] = np.cumsum(sizes, axis=0)[:-1]
     line_count = int(sizes[:, 1].sum())
@@ -276,7 +290,9 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
         offsets = np.zeros(entries * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
     directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)
     lines = np.zeros(line_count * (rrrlines.LINE_WORDS if kind == RRR else plainbits.LINE_WORDS), dtype=np.uint64)
-    ptr = _encode_all(seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind)
+    ptr = _encode_all(
+        seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
+    )
     if kind != PLAIN:
         offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
     # Only the leaf index is stored; the code follows from it and the level table.
@@ -299,10 +315,15 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     }
 
 
+def kernel_arrays(arrays: Mapping[str, np.ndarray], block_bits: int) -> tuple:
+    """The tuple the kernels take: the arrays in ARRAY_NAMES order, then the block size in bits."""
+    return (*(arrays[name] for name in ARRAY_NAMES), block_bits)
+
+
 @njit(nogil=True, cache=True, inline="always")
 def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]:
     """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of internal node `node` of block b."""
-    _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
+    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
     k = block_base[b, 0] + node
     kind = bitvector_kind(classes, offsets, lines)
     if kind == RRR:
@@ -371,26 +392,29 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
     When both fall in one block they walk c's code path together, so the two positions share the node lookups and
     their cache misses overlap (backward search always asks for such a pair). Precondition: 0 <= i <= j <= len(seq).
     """
-    b = i >> BLOCK_BITS
-    if (j >> BLOCK_BITS) == b:
-        return _rank_in_block(wt, b, c, i & (BLOCK - 1), j & (BLOCK - 1))
-    ri = _rank_in_block(wt, b, c, i & (BLOCK - 1), i & (BLOCK - 1))[0]
-    rj = _rank_in_block(wt, j >> BLOCK_BITS, c, j & (BLOCK - 1), j & (BLOCK - 1))[0]
+    shift = wt[11]
+    mask = (1 << shift) - 1
+    b = i >> shift
+    if (j >> shift) == b:
+        return _rank_in_block(wt, b, c, i & mask, j & mask)
+    ri = _rank_in_block(wt, b, c, i & mask, i & mask)[0]
+    rj = _rank_in_block(wt, j >> shift, c, j & mask, j & mask)[0]
     return ri, rj
 
 
 @walker
 def rank(wt, c: int, i: int) -> int:
     """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
-    return _rank_in_block(wt, i >> BLOCK_BITS, c, i & (BLOCK - 1), i & (BLOCK - 1))[0]
+    pos = i & ((1 << wt[11]) - 1)
+    return _rank_in_block(wt, i >> wt[11], c, pos, pos)[0]
 
 
 @walker
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
     before, levels, leaf_symbols = wt[0], wt[3], wt[4]
-    b = i >> BLOCK_BITS
-    pos = i & (BLOCK - 1)
+    b = i >> wt[11]
+    pos = i & ((1 << wt[11]) - 1)
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
@@ -418,7 +442,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k], and where its code ends and its ones
     in target[k] and first[k]) and prefetch the word its code starts in. `first` and `sample` keep where the node's
     bitvector starts (RRR: its first chunk and the ones before it; `target` is then the chunk's class)."""
-    _, _, _, _, _, block_base, nodes, classes, offsets, directory, lines = wt
+    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
     kind = bitvector_kind(classes, offsets, lines)
     for k in walks:  # bitvector lines
         b = blocks[k]
@@ -462,7 +486,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     when all walks have ended (6-9% faster extract than reading them on the spot).
     Precondition: every row < len(seq).
     """
-    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt
+    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines, shift = wt
     kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
@@ -470,8 +494,8 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     blocks, pos, prefix, node, first = work[0], work[1], work[2], work[3], work[4]
     sample, ptr, target, ones, live = work[5], work[6], work[7], work[8], work[9]
     for k in range(count):
-        blocks[k] = rows[k] >> BLOCK_BITS
-        pos[k] = rows[k] & (BLOCK - 1)
+        blocks[k] = rows[k] >> shift
+        pos[k] = rows[k] & ((1 << shift) - 1)
         prefix[k] = 0
         live[k] = k
     remaining = count
@@ -523,7 +547,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     patterns (or the two ends of one interval) asks for such batches. `work`: from `workspace(len(positions))` or
     larger. Precondition as for `rank`.
     """
-    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, directory, lines = wt
+    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, directory, lines, shift = wt
     kind = bitvector_kind(classes, offsets, lines)
     sigma = before.shape[1]
     flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
@@ -531,8 +555,8 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     blocks, pos, length, code, node, first = work[0], work[1], work[2], work[3], work[4], work[5]
     sample, ptr, target, ones, live = work[6], work[7], work[8], work[9], work[10]
     for k in range(count):
-        blocks[k] = positions[k] >> BLOCK_BITS
-        pos[k] = positions[k] & (BLOCK - 1)
+        blocks[k] = positions[k] >> shift
+        pos[k] = positions[k] & ((1 << shift) - 1)
         prefetch(flat_before, blocks[k] * sigma + symbols[k])
         prefetch(flat_len, blocks[k] * sigma + symbols[k])
     remaining = 0

@@ -29,6 +29,7 @@ FROZEN_PRESETS = {
     1: ("compact", "fast"),
     2: ("compact", "fast", "small"),
     3: ("compact", "fast", "small"),
+    4: ("compact", "fast", "small"),
 }  # what each version's shards froze
 FROZEN = {  # (format version, preset) -> shard
     (version, preset): DATA / f"frozen-v{version}{'' if preset == 'compact' else '-' + preset}"
@@ -51,7 +52,7 @@ LONG_DOC = {
     "text": "\n".join(f"{i:03d}: the quick brown fox jumps over the lazy dog" + " ab" * (i % 7) for i in range(90)),
     "id": "long",
 }
-FROZEN_DOCS = {1: DOCS, 2: DOCS, 3: [*DOCS, LONG_DOC]}
+FROZEN_DOCS = {1: DOCS, 2: DOCS, 3: [*DOCS, LONG_DOC], 4: [*DOCS, LONG_DOC]}
 QUERIES = ["fox", "the", "abc", "abcabc", "京", "ö", "Straße", "😀", "e\u0301", "\x00", "\n", ".", "absent", "o"]
 
 
@@ -405,7 +406,7 @@ def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None
 
 def _two_sided_blocks(shard: Path) -> int:
     """Hybrid blocks of the shard coded from both ends (header TWO_SIDED), found through every node's entries."""
-    _, _, _, _, _, block_base, nodes, _, payload, directory, _ = fmsearch.open_index(shard).fm[0]
+    block_base, nodes, _, payload, directory = fmsearch.open_index(shard).fm[0][5:10]
     node_block = np.searchsorted(block_base[:, 0], np.arange(nodes.shape[0]), side="right") - 1
     first_entries = block_base[node_block, 2] + nodes[:, 0]
     ends = np.append(first_entries[1:], directory.shape[0])

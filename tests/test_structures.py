@@ -191,7 +191,7 @@ def _all_access(wt, n):
         ("one symbol", np.zeros(70_000, dtype=np.uint8)),
         ("two symbols", (np.random.default_rng(1).random(140_000) < 0.1).astype(np.uint8)),
         ("skewed 200", np.minimum(np.random.default_rng(2).geometric(0.05, 150_000) - 1, 199).astype(np.uint8)),
-        ("uniform 256", np.random.default_rng(3).integers(0, 256, 66_000).astype(np.uint8)),
+        ("uniform 256", np.random.default_rng(3).integers(0, 256, 140_000).astype(np.uint8)),  # a full 2^17 block
         ("runs", np.repeat(np.random.default_rng(4).integers(0, 30, 3000), 60).astype(np.uint8)),
         ("short", np.array([3, 1, 2, 1, 0], dtype=np.uint8)),
     ],
@@ -200,7 +200,7 @@ def _all_access(wt, n):
 def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     sigma = int(seq.max()) + 1
     arrays = wavelet.build_wavelet(seq, sigma, bitvectors)
-    wt = tuple(arrays[k] for k in wavelet.ARRAY_NAMES)
+    wt = wavelet.kernel_arrays(arrays, wavelet.BLOCK_BITS[bitvectors])
     n = len(seq)
     symbols, ranks = _all_access(wt, n)
     assert np.array_equal(symbols, seq)
@@ -212,7 +212,7 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     assert np.array_equal(ranks, occurrences)
     rng = np.random.default_rng(len(seq))
     positions = np.unique(
-        np.concatenate([[0, n, min(n, wavelet.BLOCK), min(n, wavelet.BLOCK + 1)], rng.integers(0, n + 1, 40)])
+        np.concatenate([[0, n, min(n, 1 << wt[11]), min(n, (1 << wt[11]) + 1)], rng.integers(0, n + 1, 40)])
     )
     expected = np.stack([np.bincount(seq[:p], minlength=sigma) for p in positions])
     assert np.array_equal(_all_ranks(wt, n, sigma, positions), expected)
@@ -281,23 +281,31 @@ def _permutations():
     yield "single", np.zeros(1, dtype=np.int64)
 
 
-@pytest.mark.parametrize("step", [1, 3, 8, 100_000])
+@pytest.mark.parametrize("step", [1, 3, 8, 32, 100_000])
 @pytest.mark.parametrize(("name", "perm"), list(_permutations()), ids=[name for name, _ in _permutations()])
 def test_permutation_inverse_matches_numpy(name, perm, step):
     m = len(perm)
     width = intvector.width_for(max(m - 1, 1))
     arrays = permutation.build(perm.astype(np.uint32), step, width)
     values = intvector.pack(perm, width)
-    got = _inverse_each(values, width, arrays["holders"], arrays["counts"], arrays["back"], m)
+    holders = eliasfano.member_count(arrays["holder_heads"])
+    shortcuts = (
+        np.zeros(0, dtype=np.uint64),
+        np.zeros(0, dtype=np.uint32),
+        arrays["holder_heads"],
+        arrays["holder_bits"],
+        eliasfano.low_bits_for(m, holders),
+        arrays["back"],
+    )
+    got = _inverse_each(values, width, shortcuts, m)
     assert np.array_equal(perm[got], np.arange(m))
-    holders = int(np.unpackbits(arrays["holders"].view(np.uint8)).sum())
     if name == "one-cycle":  # every step-th element of the cycle, none on cycles no longer than step
         assert holders == (-(-m // step) if m > step else 0)
 
 
 @njit
-def _inverse_each(values, width, holders, counts, back, m):
-    return np.array([permutation.inverse(values, width, holders, counts, back, q) for q in range(m)])
+def _inverse_each(values, width, shortcuts, m):
+    return np.array([permutation.inverse(values, width, shortcuts, q) for q in range(m)])
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
