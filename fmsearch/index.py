@@ -22,9 +22,9 @@ from fmsearch.results import Document, FindResult, Hit, Snippet
 DEFAULT_MAX_QUERY_BYTES = 65536
 INDEX_ARRAYS = {
     4: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
-    3: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V3),
-    2: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V3),
-    1: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS_V1),
+    3: (*wavelet.ARRAY_NAMES_V3, *TABLE_ARRAYS_V3),
+    2: (*wavelet.ARRAY_NAMES_V3, *TABLE_ARRAYS_V3),
+    1: (*wavelet.ARRAY_NAMES_V3, *TABLE_ARRAYS_V1),
 }
 Query = str | bytes | bytearray | memoryview
 

@@ -34,3 +34,24 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def load_u64(typingctx, array, index):
+    """load_u64(array, i): the 8 bytes array[i:i + 8] of a 1-D uint8 array as a little-endian uint64, in one
+    unaligned load (5-byte records cost five byte loads otherwise). Precondition: i + 8 <= len(array)."""
+    if not isinstance(array, types.Array) or array.ndim != 1 or array.dtype != types.uint8:
+        return None
+    if not isinstance(index, types.Integer):
+        return None
+    sig = types.uint64(array, index)
+
+    def codegen(context, builder, signature, args):
+        arytype = signature.args[0]
+        ary = context.make_array(arytype)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = cgutils.get_item_pointer(context, builder, arytype, ary, [index], wraparound=False)
+        word = builder.bitcast(pointer, ir.IntType(64).as_pointer())
+        return builder.load(word, align=1)
+
+    return sig, codegen

@@ -12,26 +12,34 @@ Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes ar
 take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
 found from (depth, prefix) with one subtraction, without pointers.
 
-Arrays (one tuple, `WaveletArrays`, passed whole to the kernels):
-    before       uint32 (blocks + 1, sigma)  occurrences of each symbol before each block
-    leaf_index   uint8  (blocks, sigma)      where each symbol stands in leaf_symbols; its code is
-                                             first_code[len] + leaf_index - symbol_base[len]
-    code_len     uint8  (blocks, sigma)      its code length; ABSENT when the symbol does not occur in the block
-    levels       uint32 (blocks, MAX_DEPTH + 1, 4)  per depth: first_code, first_internal, node_base, symbol_base
+Arrays (one tuple, `kernel_arrays`, passed whole to the kernels), as format 4 writes them:
+    before       uint32 (superblocks, sigma) occurrences of each symbol before each superblock of 2^SUPER_BITS
+                                             symbols (formats 1-3: (blocks + 1, sigma), before each block)
+    symbol_records uint32 (blocks, sigma)    per symbol and block: its occurrences before the block counted from
+                                             the superblock (SUPER_BITS bits), its code length (5 bits, 31 when
+                                             the symbol does not occur in the block), and its leaf index (8 bits):
+                                             where it stands in leaf_symbols; its code is first_code[len] + leaf
+                                             index - symbol_base[len]. One read finds all three.
+    leaf_index, code_len  uint8 (blocks, sigma)  formats 1-3 only: the leaf index and code length (ABSENT)
+    levels       uint32 (blocks, depths, 4)  per depth: first_code, first_internal, node_base, symbol_base; up to
+                                             the longest code of the shard (formats 1-3: MAX_DEPTH + 1 depths)
     leaf_symbols uint8  (blocks, sigma)      symbols sorted by (code length, symbol): leaf -> symbol
     block_base   int64  (blocks, 4)          the block's first node, first line (RRR, plain) or chunk (formats
                                              1-2), first directory entry, first offset bit
-    nodes        uint32 (nodes, 1 or 2)      per node bitvector, relative to its block: RRR: first chunk and
-                                             ones before it in the block's stream; hybrid: first directory entry
-                                             and offset bit; plain: first line (formats 1-2: 3 columns, first
+    node_records uint8  (5 nodes + 3)        RRR and hybrid: per node bitvector, relative to its block, 5 bytes:
+                                             RRR: first chunk (18 bits) and ones before it in the block's stream
+                                             (22 bits); hybrid: first directory entry and offset bit
+    nodes        uint32 (nodes, 1)           plain: per node its first line; formats 1-3 keep every kind's node
+                                             rows here (RRR, hybrid: 2 columns; formats 1-2: 3 columns, first
                                              chunk, directory entry, offset bit)
     lines, offsets                           RRR: lines of counts and classes, and the offsets (rrrlines.py)
     offsets, directory                       hybrid: the payload and the directory (hybrid.py)
     lines                                    plain: bitvectors with in-line counts (plainbits.py)
     classes                                  formats 1 and 2 only: their RRR layout with `offsets` and `directory`
                                              (rrr.py), read but no longer written
-The arrays a kind does not use are empty: that is how the kernels tell the kinds apart (`bitvector_kind`). The
-kernels take them as one tuple, `kernel_arrays`: the arrays in ARRAY_NAMES order, then the block size in bits.
+The arrays a kind or format does not use are empty: that is how the kernels tell the kinds (`bitvector_kind`) and
+the layouts apart, with the same compiled code for all. After the arrays, in ARRAY_NAMES order, the kernels' tuple
+holds the block size in bits.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from numba import njit
 
 from fmsearch import hybrid, plainbits, rrr, rrrlines
 from fmsearch.jit import walker
-from fmsearch.prefetch import prefetch
+from fmsearch.prefetch import load_u64, prefetch
 
 # Block size in bits per bitvector kind, the largest each layout's fields hold. Larger blocks mean fewer per-block
 # tables (before, codes, levels, node rows: 0.27 bits per corpus byte at 2^16, 0.14 at 2^17) against codes fitted to
@@ -58,6 +66,12 @@ ABSENT = 255
 HYBRID, RRR, PLAIN = 0, 1, 2  # index in BITVECTORS; a shard does not record it: see `bitvector_kind`
 RRR_SPLIT = 3  # formats 1 and 2: RRR with directory, classes and offsets in three arrays (rrr.py); read only
 
+# Format 4's superblocks: their counts and the in-superblock counts of symbol_records (a block of at most 2^17
+# symbols starts less than 2^19 symbols into its superblock) replace formats 1-3's 32-bit counts per block and
+# 8-bit code lengths: 0.066 -> 0.055 bits per corpus byte at 2^17 blocks, and one read instead of three.
+SUPER_BITS = 19
+_LENGTH_SHIFT, _LEAF_SHIFT, _NO_CODE = SUPER_BITS, SUPER_BITS + 5, 31
+_NODE_FIELD = 18  # node_records: the first field's bits; the second has 22
 ARRAY_NAMES = (
     "before",
     "leaf_index",
@@ -70,7 +84,10 @@ ARRAY_NAMES = (
     "offsets",
     "directory",
     "lines",
+    "symbol_records",
+    "node_records",
 )
+ARRAY_NAMES_V3 = ARRAY_NAMES[:11]  # formats 1-3
 BITVECTORS = ("hybrid", "rrr15", "plain")
 
 
@@ -299,57 +316,139 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
     rows = np.arange(blocks)[:, None]
     depth = np.minimum(code_len, MAX_DEPTH).astype(np.int64)
     leaf_index = (levels[rows, depth, 3].astype(np.int64) + code - levels[rows, depth, 0]).astype(np.int64)
-    leaf_index = np.where(code_len == ABSENT, 0, leaf_index).astype(np.uint8)
+    leaf_index = np.where(code_len == ABSENT, 0, leaf_index).astype(np.uint32)
+    per_super = 1 << (SUPER_BITS - BLOCK_BITS[bitvectors])
+    super_before = before[:-1:per_super]
+    within = before[:-1] - super_before[np.arange(blocks) // per_super]
+    lengths = np.where(code_len == ABSENT, _NO_CODE, code_len).astype(np.uint32)
+    empty_rows = np.zeros((0, sigma), dtype=np.uint8)
     return {
-        "before": before,
-        "leaf_index": leaf_index,
-        "code_len": code_len,
-        "levels": levels,
+        "before": np.ascontiguousarray(super_before),
+        "leaf_index": empty_rows,
+        "code_len": empty_rows,
+        "levels": levels[:, : max(int(np.max(depth, initial=0, where=code_len != ABSENT)), 0) + 1].copy(),
         "leaf_symbols": leaf_symbols,
         "block_base": block_base,
-        "nodes": nodes,
+        "nodes": nodes if kind == PLAIN else np.zeros((0, 1), dtype=np.uint32),
         "classes": np.zeros(0, dtype=np.uint8),
         "offsets": offsets,
         "directory": directory,
         "lines": lines,
+        "symbol_records": within | (lengths << _LENGTH_SHIFT) | (leaf_index << _LEAF_SHIFT),
+        "node_records": np.zeros(3, dtype=np.uint8) if kind == PLAIN else _node_records(nodes),
     }
 
 
+def _node_records(nodes: np.ndarray) -> np.ndarray:
+    """Node rows (first field, second field) packed into 5 bytes each, plus 3 spare bytes."""
+    first, second = nodes[:, 0].astype(np.uint64), nodes[:, 1].astype(np.uint64)
+    if nodes.shape[0] and (first.max() >> _NODE_FIELD or second.max() >> (40 - _NODE_FIELD)):
+        raise ValueError("a node row does not fit its 5-byte record; blocks are larger than their layout holds")
+    packed = first | (second << np.uint64(_NODE_FIELD))
+    records = np.zeros(5 * nodes.shape[0] + 3, dtype=np.uint8)
+    for i in range(5):
+        records[i : 5 * nodes.shape[0] : 5] = (packed >> np.uint64(8 * i)) & np.uint64(0xFF)
+    return records
+
+
+_V3_EMPTY = {"symbol_records": ((0, 0), np.uint32), "node_records": ((0,), np.uint8)}
+
+
 def kernel_arrays(arrays: Mapping[str, np.ndarray], block_bits: int) -> tuple:
-    """The tuple the kernels take: the arrays in ARRAY_NAMES order, then the block size in bits."""
-    return (*(arrays[name] for name in ARRAY_NAMES), block_bits)
+    """The tuple the kernels take: the arrays in ARRAY_NAMES order (formats 1-3 lack the last two: empty ones
+    stand in, read-only like the memory maps, so the same compiled kernels serve every format), then the block
+    size in bits."""
+    missing = {}
+    for name, (shape, dtype) in _V3_EMPTY.items():
+        if name not in arrays:
+            missing[name] = np.zeros(shape, dtype=dtype)
+            missing[name].flags.writeable = False
+    return (*(arrays[name] if name in arrays else missing[name] for name in ARRAY_NAMES), block_bits)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _node_rank(wt, b: int, node: int, pos: int, access: bool) -> tuple[int, int]:
-    """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of internal node `node` of block b."""
-    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
+def _symbol(wt, b: int, c: int) -> tuple[int, int, int]:
+    """(occurrences of c before block b, c's code length there or ABSENT, its leaf index)."""
+    before, leaf_index, code_len, records = wt[0], wt[1], wt[2], wt[11]
+    if records.shape[0] == 0:  # formats 1-3
+        return np.int64(before[b, c]), np.int64(code_len[b, c]), np.int64(leaf_index[b, c])
+    r = np.int64(records[b, c])
+    length = (r >> _LENGTH_SHIFT) & 31
+    base = np.int64(before[b >> (SUPER_BITS - wt[-1]), c]) + (r & ((1 << SUPER_BITS) - 1))
+    return base, ABSENT if length == _NO_CODE else length, r >> _LEAF_SHIFT
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _prefetch_symbol(wt, b: int, c: int) -> None:
+    records = wt[11]
+    if records.shape[0] == 0:
+        prefetch(wt[0].reshape(-1), b * wt[0].shape[1] + c)
+        prefetch(wt[2].reshape(-1), b * wt[2].shape[1] + c)
+    else:
+        prefetch(records.reshape(-1), b * records.shape[1] + c)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _node_fields(nodes, records, k: int) -> tuple[int, int]:
+    """The two fields of node k that RRR and hybrid bitvectors keep: from its 5-byte record, or (formats 1-3) the
+    last two columns of its row."""
+    if records.shape[0] > 0:
+        v = np.int64(load_u64(records, 5 * k) & np.uint64((1 << 40) - 1))
+        return v & ((1 << _NODE_FIELD) - 1), v >> _NODE_FIELD
+    c = nodes.shape[1] - 2
+    return np.int64(nodes[k, c]), np.int64(nodes[k, c + 1])
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _prefetch_node(nodes, records, k: int) -> None:
+    if records.shape[0] > 0:
+        prefetch(records, 5 * k)
+    else:
+        prefetch(nodes.reshape(-1), nodes.shape[1] * k)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _node_row(wt, b: int, node: int) -> tuple[int, int, int]:
+    """Where the bitvector of internal node `node` of block b starts, as `_row_rank` takes it: plain: (first line,
+    0, 0); RRR: (0, first chunk, ones before it) in the block's stream; hybrid: (0, directory entry, offset bit);
+    formats 1-2's RRR: (first chunk, directory entry, offset bit)."""
+    block_base, nodes, classes, offsets, lines = wt[5], wt[6], wt[7], wt[8], wt[10]
     k = block_base[b, 0] + node
     kind = bitvector_kind(classes, offsets, lines)
+    if kind == PLAIN:
+        return block_base[b, 1] + nodes[k, 0], 0, 0
+    x, y = _node_fields(nodes, wt[12], k)
     if kind == RRR:
-        if access:
-            return rrrlines.access_rank1(
-                lines, offsets, block_base[b, 1], block_base[b, 3], nodes[k, 0], nodes[k, 1], pos
-            )
-        return 0, rrrlines.rank1(lines, offsets, block_base[b, 1], block_base[b, 3], nodes[k, 0], nodes[k, 1], pos)
-    first = block_base[b, 1] + nodes[k, 0]
+        return 0, x, y
+    first = block_base[b, 1] + nodes[k, 0] if kind == RRR_SPLIT else 0
+    return first, block_base[b, 2] + x, block_base[b, 3] + y
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _row_rank(wt, b: int, row: tuple[int, int, int], pos: int, access: bool) -> tuple[int, int]:
+    """(bit at `pos` if `access` else 0, ones before `pos`) in the bitvector of block b whose `_node_row` is
+    `row`."""
+    block_base, classes, offsets, directory, lines = wt[5], wt[7], wt[8], wt[9], wt[10]
+    first, x, y = row
+    kind = bitvector_kind(classes, offsets, lines)
     if kind == PLAIN:
         if access:
             return plainbits.access_rank1(lines, first, pos)
         return 0, plainbits.rank1(lines, first, pos)
-    c = nodes.shape[1] - 2  # hybrid: (directory entry, offset bit) last in the row; formats 1-2 kept 3 columns
-    sample = block_base[b, 2] + nodes[k, c]
-    ptr = block_base[b, 3] + nodes[k, c + 1]
+    if kind == RRR:
+        if access:
+            return rrrlines.access_rank1(lines, offsets, block_base[b, 1], block_base[b, 3], x, y, pos)
+        return 0, rrrlines.rank1(lines, offsets, block_base[b, 1], block_base[b, 3], x, y, pos)
     if kind == HYBRID:
         if access:
-            return hybrid.access_rank1(directory, offsets, sample, ptr, pos)
-        return 0, hybrid.rank1(directory, offsets, sample, ptr, pos)
-    return _split_rank(classes, offsets, directory, first, sample, ptr, pos, access)
+            return hybrid.access_rank1(directory, offsets, x, y, pos)
+        return 0, hybrid.rank1(directory, offsets, x, y, pos)
+    return _split_rank(classes, offsets, directory, first, x, y, pos, access)
 
 
 @walker
 def _split_rank(classes, offsets, directory, first: int, sample: int, ptr: int, pos: int, access: bool):
-    """_node_rank for the RRR layout of formats 1 and 2, compiled once rather than into every kernel: inlined, it
+    """_row_rank for the RRR layout of formats 1 and 2, compiled once rather than into every kernel: inlined, it
     added about 18 s to the kernels' first compile, for shards that only older fmsearch versions write."""
     if access:
         return rrr.access_rank1(classes, offsets, directory, first, sample, ptr, pos)
@@ -359,19 +458,18 @@ def _split_rank(classes, offsets, directory, first: int, sample: int, ptr: int, 
 @walker
 def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     """Occurrences of c before block offsets pi <= pj of block b, walking c's code path once for both."""
-    before, leaf_index, code_len, levels = wt[0], wt[1], wt[2], wt[3]
-    base = np.int64(before[b, c])
-    length = np.int64(code_len[b, c])
+    levels = wt[3]
+    base, length, leaf = _symbol(wt, b, c)
     if length == ABSENT or pj == 0:
         return base, base
-    value = levels[b, length, 0] + np.int64(leaf_index[b, c]) - levels[b, length, 3]
+    value = levels[b, length, 0] + leaf - levels[b, length, 3]
     prefix = 0
     for depth in range(length):
-        node = levels[b, depth, 2] + prefix - levels[b, depth, 1]
+        row = _node_row(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1])
         ones_i = ones_j = 0
         for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
             p = pj if t else pi
-            ones_j = _node_rank(wt, b, node, p, False)[1] if p > 0 else 0
+            ones_j = _row_rank(wt, b, row, p, False)[1] if p > 0 else 0
             if t == 0:
                 ones_i = ones_j  # ones_j stays this one too when pj == pi
         bit = (value >> (length - 1 - depth)) & 1
@@ -392,7 +490,7 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
     When both fall in one block they walk c's code path together, so the two positions share the node lookups and
     their cache misses overlap (backward search always asks for such a pair). Precondition: 0 <= i <= j <= len(seq).
     """
-    shift = wt[11]
+    shift = wt[-1]
     mask = (1 << shift) - 1
     b = i >> shift
     if (j >> shift) == b:
@@ -405,25 +503,25 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
 @walker
 def rank(wt, c: int, i: int) -> int:
     """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
-    pos = i & ((1 << wt[11]) - 1)
-    return _rank_in_block(wt, i >> wt[11], c, pos, pos)[0]
+    pos = i & ((1 << wt[-1]) - 1)
+    return _rank_in_block(wt, i >> wt[-1], c, pos, pos)[0]
 
 
 @walker
 def access_rank(wt, i: int) -> tuple[int, int]:
     """(c, rank(c, i)) for c = seq[i]: the symbol and its occurrences before i. Precondition: 0 <= i < len(seq)."""
-    before, levels, leaf_symbols = wt[0], wt[3], wt[4]
-    b = i >> wt[11]
-    pos = i & ((1 << wt[11]) - 1)
+    levels, leaf_symbols = wt[3], wt[4]
+    b = i >> wt[-1]
+    pos = i & ((1 << wt[-1]) - 1)
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
-        bit, ones = _node_rank(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1], pos, True)
+        bit, ones = _row_rank(wt, b, _node_row(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1]), pos, True)
         pos = ones if bit else pos - ones
         prefix = 2 * prefix + bit
         depth += 1
     c = np.int64(leaf_symbols[b, levels[b, depth, 3] + prefix - levels[b, depth, 0]])
-    return c, np.int64(before[b, c]) + pos
+    return c, _symbol(wt, b, c)[0] + pos
 
 
 WORK_ROWS = 11
@@ -446,18 +544,15 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     kind = bitvector_kind(classes, offsets, lines)
     for k in walks:  # bitvector lines
         b = blocks[k]
-        if kind == RRR:
-            first[k] = nodes[node[k], 0]
-            sample[k] = nodes[node[k], 1]
-            prefetch(lines, rrrlines.line_of(block_base[b, 1], first[k], pos[k]) * rrrlines.LINE_WORDS)
-            continue
-        first[k] = block_base[b, 1] + nodes[node[k], 0]
+        a, x, y = _node_row(wt, b, node[k] - block_base[b, 0])
         if kind == PLAIN:
+            first[k] = a
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
+        elif kind == RRR:
+            first[k], sample[k] = x, y
+            prefetch(lines, rrrlines.line_of(block_base[b, 1], first[k], pos[k]) * rrrlines.LINE_WORDS)
         else:
-            c = nodes.shape[1] - 2
-            sample[k] = block_base[b, 2] + nodes[node[k], c]
-            ptr[k] = block_base[b, 3] + nodes[node[k], c + 1]
+            first[k], sample[k], ptr[k] = a, x, y
             if kind == HYBRID:
                 prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
     if kind == HYBRID:
@@ -486,10 +581,11 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     when all walks have ended (6-9% faster extract than reading them on the spot).
     Precondition: every row < len(seq).
     """
-    before, _, _, levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines, shift = wt
+    levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt[3:11]
+    shift = wt[-1]
     kind = bitvector_kind(classes, offsets, lines)
-    sigma = before.shape[1]
-    flat_nodes, flat_leaves, flat_before = nodes.reshape(-1), leaf_symbols.reshape(-1), before.reshape(-1)
+    sigma = leaf_symbols.shape[1]
+    flat_leaves = leaf_symbols.reshape(-1)
     count = rows.shape[0]
     blocks, pos, prefix, node, first = work[0], work[1], work[2], work[3], work[4]
     sample, ptr, target, ones, live = work[5], work[6], work[7], work[8], work[9]
@@ -511,7 +607,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 prefetch(flat_leaves, symbols[k])
                 continue
             node[k] = block_base[b, 0] + levels[b, depth, 2] + p - levels[b, depth, 1]
-            prefetch(flat_nodes, nodes.shape[1] * node[k])
+            _prefetch_node(nodes, wt[12], node[k])
             live[kept] = k
             kept += 1
         remaining = kept
@@ -535,9 +631,9 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
         depth += 1
     for k in range(count):
         symbols[k] = flat_leaves[symbols[k]]
-        prefetch(flat_before, blocks[k] * sigma + symbols[k])
+        _prefetch_symbol(wt, blocks[k], symbols[k])
     for k in range(count):
-        ranks[k] = np.int64(before[blocks[k], symbols[k]]) + pos[k]
+        ranks[k] = _symbol(wt, blocks[k], symbols[k])[0] + pos[k]
 
 
 @walker
@@ -547,26 +643,24 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     patterns (or the two ends of one interval) asks for such batches. `work`: from `workspace(len(positions))` or
     larger. Precondition as for `rank`.
     """
-    before, leaf_index, code_len, levels, _, block_base, nodes, classes, offsets, directory, lines, shift = wt
+    levels = wt[3]
+    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
+    shift = wt[-1]
     kind = bitvector_kind(classes, offsets, lines)
-    sigma = before.shape[1]
-    flat_before, flat_len, flat_nodes = before.reshape(-1), code_len.reshape(-1), nodes.reshape(-1)
     count = positions.shape[0]
     blocks, pos, length, code, node, first = work[0], work[1], work[2], work[3], work[4], work[5]
     sample, ptr, target, ones, live = work[6], work[7], work[8], work[9], work[10]
     for k in range(count):
         blocks[k] = positions[k] >> shift
         pos[k] = positions[k] & ((1 << shift) - 1)
-        prefetch(flat_before, blocks[k] * sigma + symbols[k])
-        prefetch(flat_len, blocks[k] * sigma + symbols[k])
+        _prefetch_symbol(wt, blocks[k], symbols[k])
     remaining = 0
     for k in range(count):
-        b, c = blocks[k], symbols[k]
-        out[k] = np.int64(before[b, c])
-        length[k] = np.int64(code_len[b, c])
+        b = blocks[k]
+        out[k], length[k], leaf = _symbol(wt, b, symbols[k])
         if length[k] == ABSENT or pos[k] == 0:
             continue
-        code[k] = levels[b, length[k], 0] + np.int64(leaf_index[b, c]) - levels[b, length[k], 3]
+        code[k] = levels[b, length[k], 0] + leaf - levels[b, length[k], 3]
         live[remaining] = k
         remaining += 1
     depth = 0
@@ -579,7 +673,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
                 continue
             b = blocks[k]
             node[k] = block_base[b, 0] + levels[b, depth, 2] + (code[k] >> (length[k] - depth)) - levels[b, depth, 1]
-            prefetch(flat_nodes, nodes.shape[1] * node[k])
+            _prefetch_node(nodes, wt[12], node[k])
             live[kept] = k
             kept += 1
         remaining = kept

@@ -406,13 +406,17 @@ def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None
 
 def _two_sided_blocks(shard: Path) -> int:
     """Hybrid blocks of the shard coded from both ends (header TWO_SIDED), found through every node's entries."""
-    block_base, nodes, _, payload, directory = fmsearch.open_index(shard).fm[0][5:10]
-    node_block = np.searchsorted(block_base[:, 0], np.arange(nodes.shape[0]), side="right") - 1
-    first_entries = block_base[node_block, 2] + nodes[:, 0]
+    wt = fmsearch.open_index(shard).fm[0]
+    block_base, payload, directory, records = wt[5], wt[8], wt[9], wt[12]
+    rows = np.frombuffer(bytes(records[:-3]) + b"\0\0\0", dtype=np.uint8)[:-3].reshape(-1, 5)
+    fields = sum(rows[:, i].astype(np.int64) << (8 * i) for i in range(5))
+    entries, offsets = fields & ((1 << 18) - 1), fields >> 18
+    node_block = np.searchsorted(block_base[:, 0], np.arange(rows.shape[0]), side="right") - 1
+    first_entries = block_base[node_block, 2] + entries
     ends = np.append(first_entries[1:], directory.shape[0])
     found = 0
     for k, (first, end) in enumerate(zip(first_entries, ends, strict=True)):
-        base = int(block_base[node_block[k], 3] + nodes[k, 1])
+        base = int(block_base[node_block[k], 3] + offsets[k])
         for entry in range(first, end - 1):  # a node's last entry only marks its end
             found += hybrid.read_bits(payload, base + int(directory[entry] >> 16), hybrid.HEADER) == hybrid.TWO_SIDED
     return found

@@ -212,7 +212,7 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     assert np.array_equal(ranks, occurrences)
     rng = np.random.default_rng(len(seq))
     positions = np.unique(
-        np.concatenate([[0, n, min(n, 1 << wt[11]), min(n, (1 << wt[11]) + 1)], rng.integers(0, n + 1, 40)])
+        np.concatenate([[0, n, min(n, 1 << wt[-1]), min(n, (1 << wt[-1]) + 1)], rng.integers(0, n + 1, 40)])
     )
     expected = np.stack([np.bincount(seq[:p], minlength=sigma) for p in positions])
     assert np.array_equal(_all_ranks(wt, n, sigma, positions), expected)
