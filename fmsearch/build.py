@@ -229,8 +229,8 @@ def build_index(
                 del bwt
             with stages.stage("samples"):
                 width = intvector.width_for(sa_samples.shape[0] - 1)
-                low_bits = eliasfano.low_bits_for(n + 1, sa_samples.shape[0])
-                heads, bits = eliasfano.encode(marks, n + 1, low_bits)
+                low_bits = eliasfano.low_bits_for(n + 1, sa_samples.shape[0], eliasfano.GROUP_BITS)
+                heads, bits = eliasfano.encode(marks, n + 1, low_bits, eliasfano.GROUP_BITS)
                 del marks
                 inverse = permutation.build(sa_samples, preset.isa_shortcut, width)
             with stages.stage("write"):

@@ -144,11 +144,12 @@ class FMIndex:
             for name, dtype in _SAMPLE_DTYPES.items()
         }  # the arrays of other formats' sample layouts stay empty, with low bits -1
         low_bits = holder_low_bits = -1
+        group_bits = eliasfano.GROUP_BITS if version >= 4 else eliasfano.LEGACY_GROUP_BITS
         if version == 1:  # rows sampled by rank, and stored inverse-SA samples
             isa = (params["isa_rate"], width, arrays["isa_samples"])
         else:
             low_bits = self.manifest["sample_low_bits"]
-            if low_bits != eliasfano.low_bits_for(self._n + 1, self._n // params["sa_rate"] + 1):
+            if low_bits != eliasfano.low_bits_for(self._n + 1, self._n // params["sa_rate"] + 1, group_bits):
                 raise storage.IndexFormatError(
                     f"{self.path}: sample_low_bits {low_bits} does not fit {self._n} bytes sampled every "
                     f"{params['sa_rate']}; the manifest was edited: rebuild the index"
@@ -156,7 +157,7 @@ class FMIndex:
             isa = (params["sa_rate"], width, samples["isa_samples"])
         if version >= 4:
             holders = eliasfano.member_count(samples["isa_holder_heads"])
-            holder_low_bits = eliasfano.low_bits_for(self._n // params["sa_rate"] + 1, holders)
+            holder_low_bits = eliasfano.low_bits_for(self._n // params["sa_rate"] + 1, holders, group_bits)
         self._fm = (
             wavelet.kernel_arrays(arrays, block_bits),
             arrays["first_row"],
@@ -177,6 +178,7 @@ class FMIndex:
             samples["isa_holder_bits"],
             holder_low_bits,
             samples["isa_back"],
+            group_bits,
         )
         self._file_bytes = {name: files[name]["bytes"] for name in files}
 

@@ -10,8 +10,9 @@ suffix, and the row `primary` whose suffix is all of T has no preceding byte; it
 one too high after it (`lf` corrects this; backward search never asks, as patterns cannot hold 0xFF).
 `fm` is the tuple (wt, first_row, symbol_of_byte, byte_of_symbol, primary, sa_rate, sa_width, sa_samples,
 isa_rate, isa_width, isa_samples, n, sampled_row_heads, sampled_row_bits, sample_low_bits, isa_holders, isa_counts,
-isa_holder_heads, isa_holder_bits, isa_holder_low_bits, isa_back), where first_row[c] is the first row whose suffix
-starts with dense symbol c; fm[15:21] are the shortcuts of `permutation`.
+isa_holder_heads, isa_holder_bits, isa_holder_low_bits, isa_back, group_bits), where first_row[c] is the first row
+whose suffix starts with dense symbol c; fm[15:22] are the shortcuts of `permutation`; group_bits is the Elias-Fano
+codes' group size (of the sampled rows and the holders).
 
 Samples. Format 2 samples the suffix array in text order: the rows of the positions divisible by sa_rate, found
 through `eliasfano`, hold position / sa_rate; the row of such a position comes from the inverse of that permutation
@@ -149,7 +150,7 @@ def sample_position(fm, row: int) -> int:
         if row % fm[5] == 0:
             return intvector.get(fm[7], fm[6], row // fm[5])
         return -1
-    j = eliasfano.find(fm[12], fm[13], fm[14], row)
+    j = eliasfano.find(fm[12], fm[13], fm[14], fm[21], row)
     return -1 if j < 0 else intvector.get(fm[7], fm[6], j) * fm[5]
 
 
@@ -158,8 +159,8 @@ def sampled_row(fm, q: int) -> int:
     """The row of text position q * isa_rate (< n)."""
     if fm[14] < 0:
         return intvector.get(fm[10], fm[9], q)
-    j = permutation.inverse(fm[7], fm[6], fm[15:21], q)
-    return eliasfano.select(fm[12], fm[13], fm[14], j)
+    j = permutation.inverse(fm[7], fm[6], fm[15:22], q)
+    return eliasfano.select(fm[12], fm[13], fm[14], fm[21], j)
 
 
 @njit(nogil=True, cache=True)
@@ -236,8 +237,8 @@ def _extract(fm, lo, hi, spread, out, state, work) -> None:
         # The rows of all start samples at once, so that their cache misses overlap: their ranks among the
         # samples (inverse permutation), then the rows of those ranks.
         samples = moved[:inside]
-        permutation.inverse_many(fm[7], fm[6], fm[15:21], current[:inside], samples, state[6:9, :inside])
-        eliasfano.select_many(fm[12], fm[13], fm[14], samples, rows[:inside], state[6:8, :inside])
+        permutation.inverse_many(fm[7], fm[6], fm[15:22], current[:inside], samples, state[6:9, :inside])
+        eliasfano.select_many(fm[12], fm[13], fm[14], fm[21], samples, rows[:inside], state[6:8, :inside])
     while True:
         live = 0
         for s in range(stretches):

@@ -9,13 +9,15 @@ the next element with a pointer, a jump back and a walk forward again reaches th
 holders: from format 4 an Elias-Fano code (`eliasfano`, about (2 + log2 step) / step bits per sample), before it a
 bitvector with a rank directory (1.06 bits per sample).
 
-`shortcuts`, the tuple the walks take: (holders, counts, holder_heads, holder_bits, holder_low_bits, back)
+`shortcuts`, the tuple the walks take: (holders, counts, holder_heads, holder_bits, holder_low_bits, back,
+group_bits)
     holders       uint64 (samples / 64 + 1)   formats 2-3: bit y: element y keeps a back pointer
     counts        uint32 (samples / 512 + 1)  formats 2-3: holders before each run of 8 words (rank directory)
     holder_heads  uint64                      format 4: the holders as an Elias-Fano code (`eliasfano.encode`)
     holder_bits   uint64                      format 4: (the arrays the other layout uses are empty and its
     holder_low_bits                           low bits -1)
     back          packed                      the back pointers in element order (intvector, the samples' width)
+    group_bits                                the Elias-Fano code's group size
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def build(values: np.ndarray, step: int, width: int) -> dict[str, np.ndarray]:
     target = np.zeros(m, dtype=np.int64)
     count = _shortcuts(values, step, holders, target)
     marked = np.unpackbits(holders.view(np.uint8), bitorder="little", count=m).astype(bool)
-    heads, bits = eliasfano.encode(holders.view(np.uint8), m, eliasfano.low_bits_for(m, count))
+    low_bits = eliasfano.low_bits_for(m, count, eliasfano.GROUP_BITS)
+    heads, bits = eliasfano.encode(holders.view(np.uint8), m, low_bits, eliasfano.GROUP_BITS)
     return {"holder_heads": heads, "holder_bits": bits, "back": intvector.pack(target[marked], width)}
 
 
@@ -83,7 +86,7 @@ def _holder(shortcuts, y: int) -> int:
     """Rank of element y among the holders of a back pointer, or -1 when it holds none."""
     holders, counts, heads, bits, low_bits = shortcuts[0], shortcuts[1], shortcuts[2], shortcuts[3], shortcuts[4]
     if low_bits >= 0:
-        return eliasfano.find(heads, bits, low_bits, y)
+        return eliasfano.find(heads, bits, low_bits, shortcuts[6], y)
     if (holders[y >> 6] >> np.uint64(y & 63)) & np.uint64(1):
         return _rank(holders, counts, y)
     return -1

@@ -407,8 +407,10 @@ def test_frozen_shard_still_opens_and_answers(version: int, preset: str) -> None
 def _two_sided_blocks(shard: Path) -> int:
     """Hybrid blocks of the shard coded from both ends (header TWO_SIDED), found through every node's entries."""
     wt = fmsearch.open_index(shard).fm[0]
-    block_base, payload, directory, records = wt[5], wt[8], wt[9], wt[12]
-    rows = np.frombuffer(bytes(records[:-3]) + b"\0\0\0", dtype=np.uint8)[:-3].reshape(-1, 5)
+    block_base, payload, directory, symbols, records = wt[5], wt[8], wt[9], wt[11], wt[12]
+    present = (((symbols.astype(np.int64) >> 19) & 31) != 31).sum(axis=1)
+    nodes = int(np.maximum(present - 1, 0).sum())  # a block's tree has one internal node fewer than symbols
+    rows = np.asarray(records).reshape(-1, 64)[:, :60].reshape(-1, 5)[:nodes]  # 12 records of 5 bytes per line
     fields = sum(rows[:, i].astype(np.int64) << (8 * i) for i in range(5))
     entries, offsets = fields & ((1 << 18) - 1), fields >> 18
     node_block = np.searchsorted(block_base[:, 0], np.arange(rows.shape[0]), side="right") - 1

@@ -233,21 +233,22 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
 
 
 @njit
-def _find_all(heads, bits, low_bits, rows):
-    return np.array([eliasfano.find(heads, bits, low_bits, r) for r in range(rows)])
+def _find_all(heads, bits, low_bits, group_bits, rows):
+    return np.array([eliasfano.find(heads, bits, low_bits, group_bits, r) for r in range(rows)])
 
 
 @njit
-def _select_all(heads, bits, low_bits, members):
-    return np.array([eliasfano.select(heads, bits, low_bits, j) for j in range(members)])
+def _select_all(heads, bits, low_bits, group_bits, members):
+    return np.array([eliasfano.select(heads, bits, low_bits, group_bits, j) for j in range(members)])
 
 
 def _member_sets():
     rng = np.random.default_rng(7)
     yield "one-in-32", rng.random(70_000) < 1 / 32
     yield "dense", rng.random(5_000) < 0.6
-    yield "all", np.ones(4_097, dtype=bool)
-    yield "single-last", np.arange(2_049) == 2_048
+    yield "all", np.ones(16_385, dtype=bool)
+    yield "single-last", np.arange(8_193) == 8_192  # the first row of the second group, either group size
+    yield "group-ends", np.isin(np.arange(20_000), [2_047, 2_048, 8_191, 8_192, 16_383, 16_384])
     clustered = np.zeros(20_000, dtype=bool)
     clustered[3_000:3_700] = True  # a whole group's worth in a few buckets, then nothing
     clustered[19_999] = True
@@ -258,16 +259,17 @@ def _member_sets():
     yield "one-row", np.ones(1, dtype=bool)
 
 
+@pytest.mark.parametrize("group_bits", [eliasfano.LEGACY_GROUP_BITS, eliasfano.GROUP_BITS])
 @pytest.mark.parametrize(("name", "members"), list(_member_sets()), ids=[name for name, _ in _member_sets()])
-def test_eliasfano_find_and_select_match_numpy(name, members):
+def test_eliasfano_find_and_select_match_numpy(name, members, group_bits):
     rows, count = len(members), int(members.sum())
-    low_bits = eliasfano.low_bits_for(rows, count)
-    assert 0 <= low_bits <= eliasfano.GROUP_BITS
-    heads, bits = eliasfano.encode(np.packbits(members, bitorder="little"), rows, low_bits)
+    low_bits = eliasfano.low_bits_for(rows, count, group_bits)
+    assert 0 <= low_bits <= group_bits
+    heads, bits = eliasfano.encode(np.packbits(members, bitorder="little"), rows, low_bits, group_bits)
     expected = np.full(rows, -1)
     expected[members] = np.arange(count)
-    assert np.array_equal(_find_all(heads, bits, low_bits, rows), expected)
-    assert np.array_equal(_select_all(heads, bits, low_bits, count), np.flatnonzero(members))
+    assert np.array_equal(_find_all(heads, bits, low_bits, group_bits, rows), expected)
+    assert np.array_equal(_select_all(heads, bits, low_bits, group_bits, count), np.flatnonzero(members))
     if name == "one-in-32":  # about 2 + low_bits bits per member, plus a head per group
         assert bits.nbytes * 8 < count * (2.3 + low_bits) + 200
 
@@ -294,8 +296,9 @@ def test_permutation_inverse_matches_numpy(name, perm, step):
         np.zeros(0, dtype=np.uint32),
         arrays["holder_heads"],
         arrays["holder_bits"],
-        eliasfano.low_bits_for(m, holders),
+        eliasfano.low_bits_for(m, holders, eliasfano.GROUP_BITS),
         arrays["back"],
+        eliasfano.GROUP_BITS,
     )
     got = _inverse_each(values, width, shortcuts, m)
     assert np.array_equal(perm[got], np.arange(m))
