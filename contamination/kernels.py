@@ -34,7 +34,7 @@ def left_end(fm, data: np.ndarray, cb: np.ndarray, right: int, stop: int) -> int
     the row's own symbol and rank say whether the byte can be prepended and where that leads.
     """
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
-    sp = 0
+    sp = np.int64(0)  # typed, not a literal 0: a literal argument makes numba compile the walks once more
     ep = fm[11] + 1
     c = right
     b = cb[right]
@@ -226,12 +226,12 @@ def _window_counts(fm, data, cb, starts, ends, which, stop_at_one, out) -> None:
     wt, first_row, symbol_of_byte = fm[0], fm[1], fm[2]
     for t in range(which.shape[0]):
         k = which[t]
-        sp = 0
+        sp = np.int64(0)
         ep = fm[11] + 1
         for b in range(cb[ends[k]] - 1, cb[starts[k]] - 1, -1):
             s = symbol_of_byte[data[b]]
             if s < 0:
-                sp = ep = 0
+                sp = ep = np.int64(0)
                 break
             rs, re = wavelet.rank_pair(wt, s, sp, ep)
             sp = first_row[s] + rs

@@ -279,14 +279,15 @@ def _matching_statistics(fm, text, ms) -> None:
     full = fm[11] + 1
     i = m
     j = m
-    sp = 0
+    # Typed starts, not literal 0s: a literal argument makes numba compile rank_pair once more (9 s of first compile).
+    sp = np.int64(0)
     ep = full
     while i > 0:
         c = symbol_of_byte[text[i - 1]]
         if c < 0:
             i -= 1
             j = i
-            sp, ep = 0, full
+            sp, ep = np.int64(0), full
             continue
         rs, re = wavelet.rank_pair(wt, c, sp, ep)
         nsp = first_row[c] + rs
