@@ -54,12 +54,13 @@ from fmsearch import hybrid, plainbits, rrr, rrrlines
 from fmsearch.jit import walker
 from fmsearch.prefetch import load_u64, prefetch
 
-# Block size in bits per bitvector kind, the largest each layout's fields hold. Larger blocks mean fewer per-block
-# tables (before, codes, levels, node rows: 0.27 bits per corpus byte at 2^16, 0.14 at 2^17) against codes fitted to
-# less local statistics: on 200 MB of mixed text, RRR at 2^17 is 2.2% smaller than at 2^16 and 2^18 only 0.3% more;
-# counts were 5% faster (smaller tables stay cached). rrrlines' 21-bit fields hold a 2^17-symbol block (its
-# Huffman codes average at most 8 bits, so its stream has at most 2^20 bits); hybrid's 16-bit directory positions
-# and plain lines' 16-bit counts hold 2^16. Formats 1-3 used 2^16 throughout.
+# Block size in bits per bitvector kind, the largest each layout's fields hold. Larger blocks mean smaller per-block
+# tables (records, levels, node rows: 0.20 bits per corpus byte at 2^16, 0.11 at 2^17) against codes fitted to less
+# local statistics, so deeper trees: on 200 MB of mixed text `compact` takes 0.398x at 2^17 against 0.403x at 2^16
+# (2^18 saves 0.3% more), which its 0.40x target needs, for counts and extracts about 4% slower (paired).
+# rrrlines' 21-bit fields hold a 2^17-symbol block (its Huffman codes average at most 8 bits, so its stream has at
+# most 2^20 bits); hybrid's 16-bit directory positions and plain lines' 16-bit counts hold 2^16. Formats 1-3 used
+# 2^16 throughout.
 BLOCK_BITS = {"hybrid": 16, "rrr15": 17, "plain": 16}
 LEGACY_BLOCK_BITS = 16
 MAX_DEPTH = 24  # a Huffman code over <= 2^16 symbols is at most 23 bits deep (Fibonacci bound)
@@ -420,12 +421,11 @@ def _prefetch_node(nodes, records, k: int) -> None:
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _node_row(wt, b: int, node: int) -> tuple[int, int, int]:
-    """Where the bitvector of internal node `node` of block b starts, as `_row_rank` takes it: plain: (first line,
-    0, 0); RRR: (0, first chunk, ones before it) in the block's stream; hybrid: (0, directory entry, offset bit);
-    formats 1-2's RRR: (first chunk, directory entry, offset bit)."""
+def _node_row(wt, b: int, k: int) -> tuple[int, int, int]:
+    """Where the bitvector of internal node k (of all blocks; it is in block b) starts, as `_row_rank` takes it:
+    plain: (first line, 0, 0); RRR: (0, first chunk, ones before it) in the block's stream; hybrid: (0, directory
+    entry, offset bit); formats 1-2's RRR: (first chunk, directory entry, offset bit)."""
     block_base, nodes, classes, offsets, lines = wt[5], wt[6], wt[7], wt[8], wt[10]
-    k = block_base[b, 0] + node
     kind = bitvector_kind(classes, offsets, lines)
     if kind == PLAIN:
         return block_base[b, 1] + nodes[k, 0], 0, 0
@@ -477,7 +477,7 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     value = levels[b, length, 0] + leaf - levels[b, length, 3]
     prefix = 0
     for depth in range(length):
-        row = _node_row(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1])
+        row = _node_row(wt, b, wt[5][b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1])
         ones_i = ones_j = 0
         for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
             p = pj if t else pi
@@ -534,7 +534,8 @@ def access_rank(wt, i: int) -> tuple[int, int]:
     prefix = 0
     depth = 0
     while prefix >= levels[b, depth, 1]:
-        bit, ones = _row_rank(wt, b, _node_row(wt, b, levels[b, depth, 2] + prefix - levels[b, depth, 1]), pos, True)
+        row = _node_row(wt, b, wt[5][b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1])
+        bit, ones = _row_rank(wt, b, row, pos, True)
         pos = ones if bit else pos - ones
         prefix = 2 * prefix + bit
         depth += 1
@@ -558,11 +559,11 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     chunk (RRR: ones[k], target[k], ptr[k]) or block (hybrid: ones[k], ptr[k], and where its code ends and its ones
     in target[k] and first[k]) and prefetch the word its code starts in. `first` and `sample` keep where the node's
     bitvector starts (RRR: its first chunk and the ones before it; `target` is then the chunk's class)."""
-    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
+    block_base, classes, offsets, directory, lines = wt[5], wt[7], wt[8], wt[9], wt[10]
     kind = bitvector_kind(classes, offsets, lines)
     for k in walks:  # bitvector lines
         b = blocks[k]
-        a, x, y = _node_row(wt, b, node[k] - block_base[b, 0])
+        a, x, y = _node_row(wt, b, node[k])
         if kind == PLAIN:
             first[k] = a
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
