@@ -193,6 +193,8 @@ def _all_access(wt, n):
         ("skewed 200", np.minimum(np.random.default_rng(2).geometric(0.05, 150_000) - 1, 199).astype(np.uint8)),
         ("uniform 256", np.random.default_rng(3).integers(0, 256, 140_000).astype(np.uint8)),  # a full 2^17 block
         ("runs", np.repeat(np.random.default_rng(4).integers(0, 30, 3000), 60).astype(np.uint8)),
+        # Past one superblock of counts (wavelet.SUPER_BITS): counts before a block come from two tables.
+        ("superblocks", np.minimum(np.random.default_rng(5).geometric(0.2, 600_000) - 1, 40).astype(np.uint8)),
         ("short", np.array([3, 1, 2, 1, 0], dtype=np.uint8)),
     ],
 )
