@@ -173,7 +173,7 @@ def build_index(
     """Build a shard at `out` from documents (str / dict) or files (paths), and publish it atomically.
 
     `preset` names the layout (`fmsearch.presets`): "compact" (default), "small" (about 9% smaller,
-    slower queries) or "fast" (about 1.4x larger, faster queries).
+    slower queries) or "fast" (about 1.5x larger, faster queries).
     Cost: about 5 bytes of RAM per corpus byte at the peak; time dominated by suffix sorting (libdivsufsort).
     Raises InputError for malformed input (unless `skip_bad_records`), IndexExists if `out` exists.
     """

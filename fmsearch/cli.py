@@ -404,7 +404,7 @@ def build(
         typer.Option(
             "--preset",
             help="Layout: 'compact' (RRR bitvectors), 'small' (about 9% smaller, slower queries) or 'fast' "
-            "(about 1.4x larger, faster queries).",
+            "(about 1.5x larger, faster queries).",
         ),
     ] = "compact",
     as_json: JsonOpt = False,

@@ -29,20 +29,23 @@ INDEX_ARRAYS = {
 Query = str | bytes | bytearray | memoryview
 
 
-_SAMPLE_DTYPES = {
-    "isa_samples": np.uint64,
-    "sampled_row_heads": np.uint64,
-    "sampled_row_bits": np.uint64,
-    "isa_holders": np.uint64,
-    "isa_counts": np.uint32,
-    "isa_holder_heads": np.uint64,
-    "isa_holder_bits": np.uint64,
-    "isa_back": np.uint64,
+# The arrays a format lacks stand in empty (and sample low bits -1), read-only as the memory maps are: the kernels
+# then compile once for every format.
+_EMPTY_WHEN_MISSING = {
+    "isa_samples": ((0,), np.uint64),
+    "sampled_row_heads": ((0,), np.uint64),
+    "sampled_row_bits": ((0,), np.uint64),
+    "isa_holders": ((0,), np.uint64),
+    "isa_counts": ((0,), np.uint32),
+    "isa_holder_heads": ((0,), np.uint64),
+    "isa_holder_bits": ((0,), np.uint64),
+    "isa_back": ((0,), np.uint64),
+    **wavelet.EMPTY_BEFORE_V4,
 }
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False  # as the memory maps are: the kernels then compile once for both formats
+    array.flags.writeable = False
     return array
 
 
@@ -122,6 +125,9 @@ class FMIndex:
                 "another build of fmsearch: rebuild it"
             )
         arrays = {name: storage.open_array(self.path, files[name]) for name in names}
+        for name, (shape, dtype) in _EMPTY_WHEN_MISSING.items():
+            if name not in arrays:
+                arrays[name] = _read_only(np.zeros(shape, dtype=dtype))
         params = self.manifest["params"]
         bitvectors = params.get("bitvectors")
         block_bits = wavelet.BLOCK_BITS.get(bitvectors, 0) if version >= 4 else wavelet.LEGACY_BLOCK_BITS
@@ -139,25 +145,22 @@ class FMIndex:
         self._meta_offsets = arrays["meta_offsets"]
         self._meta_blob = arrays["meta_blob"]
         width = self.manifest["sample_width"]
-        samples = {
-            name: arrays[name] if name in arrays else _read_only(np.zeros(0, dtype=dtype))
-            for name, dtype in _SAMPLE_DTYPES.items()
-        }  # the arrays of other formats' sample layouts stay empty, with low bits -1
+        sample_count = self._n // params["sa_rate"] + 1
         low_bits = holder_low_bits = -1
         group_bits = eliasfano.GROUP_BITS if version >= 4 else eliasfano.LEGACY_GROUP_BITS
         if version == 1:  # rows sampled by rank, and stored inverse-SA samples
-            isa = (params["isa_rate"], width, arrays["isa_samples"])
+            isa_rate = params["isa_rate"]
         else:
             low_bits = self.manifest["sample_low_bits"]
-            if low_bits != eliasfano.low_bits_for(self._n + 1, self._n // params["sa_rate"] + 1, group_bits):
+            if low_bits != eliasfano.low_bits_for(self._n + 1, sample_count, group_bits):
                 raise storage.IndexFormatError(
                     f"{self.path}: sample_low_bits {low_bits} does not fit {self._n} bytes sampled every "
                     f"{params['sa_rate']}; the manifest was edited: rebuild the index"
                 )
-            isa = (params["sa_rate"], width, samples["isa_samples"])
+            isa_rate = params["sa_rate"]  # the row of a sample's position comes from the samples' permutation
         if version >= 4:
-            holders = eliasfano.member_count(samples["isa_holder_heads"])
-            holder_low_bits = eliasfano.low_bits_for(self._n // params["sa_rate"] + 1, holders, group_bits)
+            holders = eliasfano.member_count(arrays["isa_holder_heads"])
+            holder_low_bits = eliasfano.low_bits_for(sample_count, holders, group_bits)
         self._fm = (
             wavelet.kernel_arrays(arrays, block_bits),
             arrays["first_row"],
@@ -167,17 +170,19 @@ class FMIndex:
             params["sa_rate"],
             width,
             arrays["sa_samples"],
-            *isa,
+            isa_rate,
+            width,
+            arrays["isa_samples"],
             self._n,
-            samples["sampled_row_heads"],
-            samples["sampled_row_bits"],
+            arrays["sampled_row_heads"],
+            arrays["sampled_row_bits"],
             low_bits,
-            samples["isa_holders"],
-            samples["isa_counts"],
-            samples["isa_holder_heads"],
-            samples["isa_holder_bits"],
+            arrays["isa_holders"],
+            arrays["isa_counts"],
+            arrays["isa_holder_heads"],
+            arrays["isa_holder_bits"],
             holder_low_bits,
-            samples["isa_back"],
+            arrays["isa_back"],
             group_bits,
         )
         self._file_bytes = {name: files[name]["bytes"] for name in files}

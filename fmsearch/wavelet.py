@@ -330,7 +330,7 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
         "before": np.ascontiguousarray(super_before),
         "leaf_index": empty_rows,
         "code_len": empty_rows,
-        "levels": levels[:, : max(int(np.max(depth, initial=0, where=code_len != ABSENT)), 0) + 1].copy(),
+        "levels": levels[:, : int(np.max(depth, initial=0, where=code_len != ABSENT)) + 1].copy(),
         "leaf_symbols": leaf_symbols,
         "block_base": block_base,
         "nodes": nodes if kind == PLAIN else np.zeros((0, 1), dtype=np.uint32),
@@ -364,19 +364,14 @@ def _record_at(k: int) -> int:
     return (k // _LINE_RECORDS) * 64 + (k % _LINE_RECORDS) * 5
 
 
-_V3_EMPTY = {"symbol_records": ((0, 0), np.uint32), "node_records": ((0,), np.uint8)}
+# What formats 1-3 lack, as the kernels take it in their stead: empty arrays of these shapes and types.
+EMPTY_BEFORE_V4 = {"symbol_records": ((0, 0), np.uint32), "node_records": ((0,), np.uint8)}
 
 
 def kernel_arrays(arrays: Mapping[str, np.ndarray], block_bits: int) -> tuple:
-    """The tuple the kernels take: the arrays in ARRAY_NAMES order (formats 1-3 lack the last two: empty ones
-    stand in, read-only like the memory maps, so the same compiled kernels serve every format), then the block
-    size in bits."""
-    missing = {}
-    for name, (shape, dtype) in _V3_EMPTY.items():
-        if name not in arrays:
-            missing[name] = np.zeros(shape, dtype=dtype)
-            missing[name].flags.writeable = False
-    return (*(arrays[name] if name in arrays else missing[name] for name in ARRAY_NAMES), block_bits)
+    """The tuple the kernels take: the arrays in ARRAY_NAMES order (those a format lacks as empty ones, see
+    EMPTY_BEFORE_V4), then the block size in bits."""
+    return (*(arrays[name] for name in ARRAY_NAMES), block_bits)
 
 
 @njit(nogil=True, cache=True, inline="always")
