@@ -21,6 +21,7 @@ from fmsearch.results import Document, FindResult, Hit, Snippet
 
 DEFAULT_MAX_QUERY_BYTES = 65536
 INDEX_ARRAYS = {
+    5: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
     4: (*wavelet.ARRAY_NAMES, *TABLE_ARRAYS),
     3: (*wavelet.ARRAY_NAMES_V3, *TABLE_ARRAYS_V3),
     2: (*wavelet.ARRAY_NAMES_V3, *TABLE_ARRAYS_V3),
@@ -137,6 +138,8 @@ class FMIndex:
             or params.get("separator") != SEPARATOR
         ):
             raise storage.IndexFormatError(f"{self.path}: built with parameters this fmsearch does not read: {params}")
+        if version >= 5 and bitvectors == "rrr15" and arrays["directory"].shape[0] == 0:
+            raise storage.IndexFormatError(f"{self.path}: the RRR lines' directory is empty; rebuild the index")
         self.max_query_bytes = max_query_bytes
         self.num_documents: int = self.manifest["num_documents"]
         self.num_bytes: int = self.manifest["num_bytes"]

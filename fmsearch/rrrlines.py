@@ -6,18 +6,21 @@ one offset: two. Measured against format 2 on 200 MB (bench/core.py, same hour):
 snippet -7%, a single count about -10%.
 
 All node bitvectors of one wavelet-tree block form one stream of 15-bit chunks (rrr.py's classes and offsets); each
-node starts at a chunk boundary and its last chunk is padded with zeros. Two arrays hold all blocks' streams:
-- `lines`: uint64, 8 words per line. Line j of a block covers the block's chunks [112 j, 112 j + 112): words 1..7
-  hold their 112 class nibbles, 16 per word, low nibble first; word 0 holds the ones before the line and the
-  offset-stream position of its first chunk relative to the block's first offset bit (21 bits each: a block of
-  2^17 symbols has Huffman codes of at most 8 bits on average, so its stream holds at most 2^20 bits and padding),
-  then the ones and offset bits of the line's first 64 chunks (10 bits each), so that a rank scans at most 63
-  classes. A block has one line more than its chunks fill, so that
-  rank at the very end of its last node still finds a line.
+node starts at a chunk boundary and its last chunk is padded with zeros. Three arrays hold all blocks' streams:
+- `lines`: uint64, 8 words per line. Line j of a block covers the block's chunks [117 j, 117 j + 117): words 1..7
+  hold the class nibbles of its first 112 chunks, 16 per word, low nibble first. Word 0 holds the ones before the
+  line relative to the block (21 bits: a block of 2^17 symbols has Huffman codes of at most 8 bits on average, so
+  its stream holds at most 2^20 bits and padding), then the ones and offset bits of the line's first 64 chunks
+  (10 bits each), so that a rank scans at most 64 classes, and in its top 20 bits the classes of chunks 112..116.
+  A block has one line more than its chunks fill, so that rank at the very end of its last node still finds a line.
+- `line_ptrs` (the wavelet tree's `directory`): for every line, the offset-stream position of its first chunk
+  relative to the block's first offset bit, 21 bits each, packed into uint32 words. Apart from the lines (a
+  megabyte per 200 MB of text, so it stays in the processor's cache), a rank reads it together with its line and
+  prefetches the chunk's offset at once: the line and the offset, two dependent misses before, overlap (format 5).
 - `offsets`: the chunk offsets as one little-endian bit stream (as in rrr.py).
 A node is (its first chunk, the ones before it) in its block's stream; rank within the node subtracts the latter.
-Per corpus byte this costs what rrr.py's classes and directory cost together (8 header bytes per 112 chunks against
-4 per 64, but no padding of every node to an even chunk and no extra directory entry per node).
+Formats 3 and 4 kept the offset position in word 0 (112 chunks per line, no `line_ptrs`); their shards are read
+with that layout, told apart by an empty `line_ptrs`.
 """
 
 from __future__ import annotations
@@ -25,14 +28,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fmsearch import intvector
+from fmsearch.jit import walker
+from fmsearch.prefetch import prefetch
 from fmsearch.rrr import CHUNK_BITS, OFFSET_OF, POPCOUNT, WIDTH, decode_chunk
 
-LINE_CHUNKS = 112
+LINE_CHUNKS = 117
+LEGACY_LINE_CHUNKS = 112  # formats 3 and 4
 LINE_WORDS = 8
 MID_CHUNK = 64
 _NIBBLES = 16  # class nibbles per word
-_FIELD = 21  # bits of the line's ones and offset position
+_FIELD = 21  # bits of the line's ones, and of its offset position in line_ptrs
 _MID_FIELD = 10
+_HEAD_CLASSES = 44  # word 0's bit where the classes of chunks 112..116 start
+_HEAD_CHUNK = (LINE_WORDS - 1) * _NIBBLES  # 112, the first of them
+_GUESS_WIDTH = 5  # offset bits per chunk to expect when prefetching an offset (5.1 on the 200 MB corpus)
 
 _QUADS = np.arange(1 << 16)
 # Offset bits of 4 chunks from their 4 class nibbles: one lookup (64 KB) instead of two (measured 1-3% faster count).
@@ -58,24 +68,92 @@ def _sums(word: np.uint64) -> tuple[int, int]:
     return ones, width
 
 
-@njit(nogil=True, cache=True, inline="always")
-def line_of(line0: int, first_chunk: int, pos: int) -> int:
-    """The line holding bit `pos` of the node starting at chunk `first_chunk` of the block whose lines start at
-    `line0` (for prefetching)."""
-    return line0 + (first_chunk + pos // CHUNK_BITS) // LINE_CHUNKS
+def pack_line_ptrs(line_starts: np.ndarray) -> np.ndarray:
+    """`line_ptrs` from each line's offset position (as `encode_bits` noted them in line_starts)."""
+    return intvector.pack(line_starts, _FIELD).view(np.uint32)  # little-endian: the same bit stream
 
 
 @njit(nogil=True, cache=True, inline="always")
-def find_chunk(lines: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: int) -> tuple[int, int, int]:
+def _line_ptr(line_ptrs: np.ndarray, line: int) -> int:
+    """The offset position of a line (relative to its block) from `line_ptrs`."""
+    pos = line * _FIELD
+    w = pos >> 5
+    pair = np.uint64(line_ptrs[w]) | (np.uint64(line_ptrs[w + 1]) << np.uint64(32))
+    return np.int64((pair >> np.uint64(pos & 31)) & np.uint64((1 << _FIELD) - 1))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_line(lines: np.ndarray, line_ptrs: np.ndarray, line0: int, first_chunk: int, pos: int) -> None:
+    """Prefetch the line holding bit `pos` of the node starting at chunk `first_chunk` of the block whose lines
+    start at `line0`, and its offset position."""
+    if line_ptrs.shape[0] == 0:
+        prefetch(lines, (line0 + (first_chunk + pos // CHUNK_BITS) // LEGACY_LINE_CHUNKS) * LINE_WORDS)
+        return
+    line = line0 + (first_chunk + pos // CHUNK_BITS) // LINE_CHUNKS
+    prefetch(lines, line * LINE_WORDS)
+    prefetch(line_ptrs, (line * _FIELD) >> 5)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def prefetch_offset(line_ptrs: np.ndarray, offsets: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: int):
+    """Prefetch where the offset of the chunk holding bit `pos` of the node probably is, before its line is read:
+    the line's offset position plus an average width per chunk before it, and the cache line after. Formats 3-4
+    (no `line_ptrs`) keep that position in the line itself: nothing to do."""
+    if line_ptrs.shape[0] == 0:
+        return
+    q = first_chunk + pos // CHUNK_BITS
+    line = line0 + q // LINE_CHUNKS
+    word = (ptr0 + _line_ptr(line_ptrs, line) + (q % LINE_CHUNKS) * _GUESS_WIDTH) >> 6
+    prefetch(offsets, word)
+    prefetch(offsets, word + 8)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def find_chunk(
+    lines: np.ndarray, line_ptrs: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: int
+) -> tuple[int, int, int]:
     """(ones in the block stream before the chunk holding bit `pos` of the node, that chunk's class, the stream
     position of its offset). The node starts at chunk `first_chunk`; the block at line `line0`, offset bit `ptr0`."""
+    if line_ptrs.shape[0] == 0:
+        return _legacy_find_chunk(lines, line0, ptr0, first_chunk, pos)
     q = first_chunk + pos // CHUNK_BITS
     j = q // LINE_CHUNKS
     w = (line0 + j) * LINE_WORDS
     head = np.int64(lines[w])
     ones = head & ((1 << _FIELD) - 1)
-    ptr = ptr0 + ((head >> _FIELD) & ((1 << _FIELD) - 1))
+    ptr = ptr0 + _line_ptr(line_ptrs, line0 + j)
     t = q - j * LINE_CHUNKS
+    first = 1
+    if t >= MID_CHUNK:
+        ones += (head >> _FIELD) & ((1 << _MID_FIELD) - 1)
+        ptr += (head >> (_FIELD + _MID_FIELD)) & ((1 << _MID_FIELD) - 1)
+        first += MID_CHUNK // _NIBBLES
+        t -= MID_CHUNK
+    full = t // _NIBBLES
+    t -= full * _NIBBLES
+    word = np.uint64(0)
+    for i in range(full + 1):  # whole class words, then the one of the chunk, whose classes end the sums
+        k = (first + i) % LINE_WORDS  # chunks 112..116 wrap around to word 0's top
+        word = lines[w + k] if k else lines[w] >> np.uint64(_HEAD_CLASSES)
+        if i < full or t:
+            o, p = _sums(word & np.uint64((1 << (4 * t)) - 1) if i == full else word)
+            ones += o
+            ptr += p
+    return ones, np.int64((word >> np.uint64(4 * t)) & np.uint64(15)), ptr
+
+
+@walker
+def _legacy_find_chunk(lines: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: int) -> tuple[int, int, int]:
+    """find_chunk for formats 3 and 4: 112 chunks per line, the line's offset position in word 0 (21 bits after the
+    ones) and the middle's fields above it (10 and 12 bits). Compiled once rather than into every kernel, for shards
+    that only older fmsearch versions write."""
+    q = first_chunk + pos // CHUNK_BITS
+    j = q // LEGACY_LINE_CHUNKS
+    w = (line0 + j) * LINE_WORDS
+    head = np.int64(lines[w])
+    ones = head & ((1 << _FIELD) - 1)
+    ptr = ptr0 + ((head >> _FIELD) & ((1 << _FIELD) - 1))
+    t = q - j * LEGACY_LINE_CHUNKS
     w += 1
     if t >= MID_CHUNK:
         ones += (head >> (2 * _FIELD)) & ((1 << _MID_FIELD) - 1)
@@ -95,10 +173,10 @@ def find_chunk(lines: np.ndarray, line0: int, ptr0: int, first_chunk: int, pos: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def rank1(lines, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int) -> int:
+def rank1(lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int) -> int:
     """Ones in bits [0, pos) of the node (first chunk `first_chunk`, `ones_before` ones before it in its block's
     stream). Precondition: 0 <= pos <= the node's length."""
-    ones, cls, ptr = find_chunk(lines, line0, ptr0, first_chunk, pos)
+    ones, cls, ptr = find_chunk(lines, line_ptrs, line0, ptr0, first_chunk, pos)
     r = pos % CHUNK_BITS
     if r:
         ones += POPCOUNT[decode_chunk(offsets, cls, ptr) & ((1 << r) - 1)]
@@ -106,9 +184,27 @@ def rank1(lines, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def access_rank1(lines, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int):
+def rank1_pair(
+    lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, i: int, j: int
+) -> tuple[int, int]:
+    """(rank1(i), rank1(j)) for i <= j; one class scan and one decode when both fall in one chunk, as the ends of a
+    narrow backward-search interval mostly do (a warm count 9% faster)."""
+    ones, cls, ptr = find_chunk(lines, line_ptrs, line0, ptr0, first_chunk, i)
+    ri = i % CHUNK_BITS
+    rj = ri + j - i
+    if rj < CHUNK_BITS:
+        value = decode_chunk(offsets, cls, ptr) if rj else 0
+        ones -= ones_before
+        return ones + POPCOUNT[value & ((1 << ri) - 1)], ones + POPCOUNT[value & ((1 << rj) - 1)]
+    if ri:
+        ones += POPCOUNT[decode_chunk(offsets, cls, ptr) & ((1 << ri) - 1)]
+    return ones - ones_before, rank1(lines, line_ptrs, offsets, line0, ptr0, first_chunk, ones_before, j)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def access_rank1(lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int):
     """(bit at `pos`, ones in bits [0, pos)) of the node. Precondition: 0 <= pos < the node's length."""
-    ones, cls, ptr = find_chunk(lines, line0, ptr0, first_chunk, pos)
+    ones, cls, ptr = find_chunk(lines, line_ptrs, line0, ptr0, first_chunk, pos)
     r = pos % CHUNK_BITS
     value = decode_chunk(offsets, cls, ptr)
     return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)] - ones_before
@@ -119,6 +215,7 @@ def encode_bits(
     bits: np.ndarray,
     width: int,
     lines: np.ndarray,
+    line_starts: np.ndarray,
     offsets: np.ndarray,
     line0: int,
     ptr0: int,
@@ -128,17 +225,20 @@ def encode_bits(
 ) -> tuple[int, int, int]:
     """Append bits[:width] (uint8 0/1) as the next node of the block stream at line `line0`, offset bit `ptr0`
     (arrays zeroed), from its chunk `chunk`, offset bit `ptr` and `ones` ones so far. Returns them after the node.
-    After a block's last node, `close` writes the spare line's head."""
+    line_starts (int64, one per line) gets each line's offset position, for `pack_line_ptrs`. After a block's
+    last node, `close` writes the spare line's head."""
     for i in range(0, width, CHUNK_BITS):
-        _mark(lines, line0, ptr0, chunk, ptr, ones)
+        _mark(lines, line_starts, line0, ptr0, chunk, ptr, ones)
         value = 0
         for j in range(i, min(i + CHUNK_BITS, width)):
             value |= int(bits[j]) << (j - i)
         k = POPCOUNT[value]
         t = chunk % LINE_CHUNKS
-        lines[(line0 + chunk // LINE_CHUNKS) * LINE_WORDS + 1 + t // _NIBBLES] |= np.uint64(k) << np.uint64(
-            4 * (t % _NIBBLES)
-        )
+        w = (line0 + chunk // LINE_CHUNKS) * LINE_WORDS
+        if t < _HEAD_CHUNK:
+            lines[w + 1 + t // _NIBBLES] |= np.uint64(k) << np.uint64(4 * (t % _NIBBLES))
+        else:
+            lines[w] |= np.uint64(k) << np.uint64(_HEAD_CLASSES + 4 * (t - _HEAD_CHUNK))
         size = WIDTH[k]
         if size:
             off = np.uint64(OFFSET_OF[value])
@@ -152,21 +252,22 @@ def encode_bits(
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _mark(lines, line0: int, ptr0: int, chunk: int, ptr: int, ones: int) -> None:
-    """Before chunk `chunk` of the block stream: at a line's first chunk, start its head; at its MID_CHUNK-th,
-    add the ones and offset bits since."""
-    w = (line0 + chunk // LINE_CHUNKS) * LINE_WORDS
+def _mark(lines, line_starts, line0: int, ptr0: int, chunk: int, ptr: int, ones: int) -> None:
+    """Before chunk `chunk` of the block stream: at a line's first chunk, start its head and note its offset
+    position; at its MID_CHUNK-th, add the ones and offset bits since."""
+    line = line0 + chunk // LINE_CHUNKS
     t = chunk % LINE_CHUNKS
     if t == 0:
-        lines[w] = np.uint64(ones | ((ptr - ptr0) << _FIELD))
+        lines[line * LINE_WORDS] = np.uint64(ones)
+        line_starts[line] = ptr - ptr0
     elif t == MID_CHUNK:
-        head = np.int64(lines[w])
+        head = np.int64(lines[line * LINE_WORDS])
         mid_ones = ones - (head & ((1 << _FIELD) - 1))
-        mid_ptr = ptr - ptr0 - ((head >> _FIELD) & ((1 << _FIELD) - 1))
-        lines[w] = np.uint64(head | (mid_ones << (2 * _FIELD)) | (mid_ptr << (2 * _FIELD + _MID_FIELD)))
+        mid_ptr = ptr - ptr0 - line_starts[line]
+        lines[line * LINE_WORDS] = np.uint64(head | (mid_ones << _FIELD) | (mid_ptr << (_FIELD + _MID_FIELD)))
 
 
 @njit(nogil=True, cache=True)
-def close(lines: np.ndarray, line0: int, ptr0: int, chunk: int, ptr: int, ones: int) -> None:
+def close(lines: np.ndarray, line_starts: np.ndarray, line0: int, ptr0: int, chunk: int, ptr: int, ones: int) -> None:
     """Finish a block stream of `chunk` chunks: rank at its end reads the head (or middle) of the line it ends in."""
-    _mark(lines, line0, ptr0, chunk, ptr, ones)
+    _mark(lines, line_starts, line0, ptr0, chunk, ptr, ones)

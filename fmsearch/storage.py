@@ -26,8 +26,8 @@ from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, Uns
 
 # Written: 4. Still read: 3 (blocks of 2^16 symbols for every kind), 2 (also RRR bitvectors in three arrays,
 # rrr.py) and 1 (also rank-order SA samples and stored inverse-SA samples).
-FORMAT_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 _READABLE = ", ".join(map(str, READABLE_VERSIONS))  # for messages
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "fmsearch-shard"

@@ -12,7 +12,7 @@ Symbols are dense ids 0..sigma-1 (the bytes that occur, in byte order). Codes ar
 take the prefixes [first_code[d], first_internal[d]) and the internal nodes [first_internal[d], 2^d), so a node is
 found from (depth, prefix) with one subtraction, without pointers.
 
-Arrays (one tuple, `kernel_arrays`, passed whole to the kernels), as format 4 writes them:
+Arrays (one tuple, `kernel_arrays`, passed whole to the kernels), as format 5 writes them:
     before       uint32 (superblocks, sigma) occurrences of each symbol before each superblock of 2^SUPER_BITS
                                              symbols (formats 1-3: (blocks + 1, sigma), before each block)
     symbol_records uint32 (blocks, sigma)    per symbol and block: its occurrences before the block counted from
@@ -33,7 +33,8 @@ Arrays (one tuple, `kernel_arrays`, passed whole to the kernels), as format 4 wr
     nodes        uint32 (nodes, 1)           plain: per node its first line; formats 1-3 keep every kind's node
                                              rows here (RRR, hybrid: 2 columns; formats 1-2: 3 columns, first
                                              chunk, directory entry, offset bit)
-    lines, offsets                           RRR: lines of counts and classes, and the offsets (rrrlines.py)
+    lines, offsets, directory                RRR: lines of counts and classes, the offsets, and each line's offset
+                                             position (rrrlines.py; formats 3-4: no directory)
     offsets, directory                       hybrid: the payload and the directory (hybrid.py)
     lines                                    plain: bitvectors with in-line counts (plainbits.py)
     classes                                  formats 1 and 2 only: their RRR layout with `offsets` and `directory`
@@ -223,7 +224,19 @@ def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_b
 
 @njit(nogil=True, cache=True)
 def _encode_all(
-    seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
+    seq,
+    code,
+    code_len,
+    levels,
+    block_base,
+    node_bits_all,
+    nodes,
+    offsets,
+    directory,
+    lines,
+    line_starts,
+    kind,
+    block_size,
 ):
     """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
     blocks = code.shape[0]
@@ -263,7 +276,7 @@ def _encode_all(
                     nodes[node0 + node, 0] = stream_chunk
                     nodes[node0 + node, 1] = ones
                     stream_chunk, ptr, ones = rrrlines.encode_bits(
-                        bits, width, lines, offsets, chunk0, block_base[b, 3], stream_chunk, ptr, ones
+                        bits, width, lines, line_starts, offsets, chunk0, block_base[b, 3], stream_chunk, ptr, ones
                     )
                 # Children in prefix order: the 0-child's symbols, then the 1-child's, leaves dropped.
                 for want in range(2):
@@ -276,7 +289,7 @@ def _encode_all(
             cur, nxt = nxt, cur
             depth += 1
         if kind == RRR:
-            rrrlines.close(lines, chunk0, block_base[b, 3], stream_chunk, ptr, ones)
+            rrrlines.close(lines, line_starts, chunk0, block_base[b, 3], stream_chunk, ptr, ones)
     return ptr
 
 
@@ -309,13 +322,28 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
         offsets = np.zeros((int(node_bits_all.sum()) + hybrid.HEADER * entries) // 64 + 2, dtype=np.uint64)
     else:
         offsets = np.zeros(entries * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
-    directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)
+    directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)  # RRR: filled in after encoding
     lines = np.zeros(line_count * (rrrlines.LINE_WORDS if kind == RRR else plainbits.LINE_WORDS), dtype=np.uint64)
+    line_starts = np.zeros(line_count if kind == RRR else 0, dtype=np.int64)
     ptr = _encode_all(
-        seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
+        seq,
+        code,
+        code_len,
+        levels,
+        block_base,
+        node_bits_all,
+        nodes,
+        offsets,
+        directory,
+        lines,
+        line_starts,
+        kind,
+        block_size,
     )
     if kind != PLAIN:
         offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
+    if kind == RRR:
+        directory = rrrlines.pack_line_ptrs(line_starts)
     # Only the leaf index is stored; the code follows from it and the level table.
     rows = np.arange(blocks)[:, None]
     depth = np.minimum(code_len, MAX_DEPTH).astype(np.int64)
@@ -443,14 +471,33 @@ def _row_rank(wt, b: int, row: tuple[int, int, int], pos: int, access: bool) -> 
             return plainbits.access_rank1(lines, first, pos)
         return 0, plainbits.rank1(lines, first, pos)
     if kind == RRR:
+        line0, ptr0, line_ptrs = block_base[b, 1], block_base[b, 3], directory
+        rrrlines.prefetch_offset(line_ptrs, offsets, line0, ptr0, x, pos)
         if access:
-            return rrrlines.access_rank1(lines, offsets, block_base[b, 1], block_base[b, 3], x, y, pos)
-        return 0, rrrlines.rank1(lines, offsets, block_base[b, 1], block_base[b, 3], x, y, pos)
+            return rrrlines.access_rank1(lines, line_ptrs, offsets, line0, ptr0, x, y, pos)
+        return 0, rrrlines.rank1(lines, line_ptrs, offsets, line0, ptr0, x, y, pos)
     if kind == HYBRID:
         if access:
             return hybrid.access_rank1(directory, offsets, x, y, pos)
         return 0, hybrid.rank1(directory, offsets, x, y, pos)
     return _split_rank(classes, offsets, directory, first, x, y, pos, access)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _row_rank_pair(wt, b: int, row: tuple[int, int, int], pi: int, pj: int) -> tuple[int, int]:
+    """(ones before pi, ones before pj) for pi <= pj in the bitvector of block b whose `_node_row` is `row`."""
+    block_base, offsets, line_ptrs, lines = wt[5], wt[8], wt[9], wt[10]
+    if bitvector_kind(wt[7], offsets, lines) == RRR:
+        line0, ptr0 = block_base[b, 1], block_base[b, 3]
+        rrrlines.prefetch_offset(line_ptrs, offsets, line0, ptr0, row[1], pi)
+        return rrrlines.rank1_pair(lines, line_ptrs, offsets, line0, ptr0, row[1], row[2], pi, pj)
+    ones_i = ones_j = 0
+    for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
+        p = pj if t else pi
+        ones_j = _row_rank(wt, b, row, p, False)[1] if p > 0 else 0
+        if t == 0:
+            ones_i = ones_j  # ones_j stays this one too when pj == pi
+    return ones_i, ones_j
 
 
 @walker
@@ -473,12 +520,7 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
     prefix = 0
     for depth in range(length):
         row = _node_row(wt, b, wt[5][b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1])
-        ones_i = ones_j = 0
-        for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
-            p = pj if t else pi
-            ones_j = _row_rank(wt, b, row, p, False)[1] if p > 0 else 0
-            if t == 0:
-                ones_i = ones_j  # ones_j stays this one too when pj == pi
+        ones_i, ones_j = _row_rank_pair(wt, b, row, pi, pj)
         bit = (value >> (length - 1 - depth)) & 1
         if bit:
             pi, pj = ones_i, ones_j
@@ -564,7 +606,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
             prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
         elif kind == RRR:
             first[k], sample[k] = x, y
-            prefetch(lines, rrrlines.line_of(block_base[b, 1], first[k], pos[k]) * rrrlines.LINE_WORDS)
+            rrrlines.prefetch_line(lines, directory, block_base[b, 1], first[k], pos[k])
         else:
             first[k], sample[k], ptr[k] = a, x, y
             if kind == HYBRID:
@@ -577,7 +619,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
         for k in walks:  # RRR: the offset word, once the class scan has found it
             b = blocks[k]
             ones[k], target[k], ptr[k] = rrrlines.find_chunk(
-                lines, block_base[b, 1], block_base[b, 3], first[k], pos[k]
+                lines, directory, block_base[b, 1], block_base[b, 3], first[k], pos[k]
             )
             ones[k] -= sample[k]
             prefetch(offsets, ptr[k] >> 6)

@@ -30,6 +30,7 @@ FROZEN_PRESETS = {
     2: ("compact", "fast", "small"),
     3: ("compact", "fast", "small"),
     4: ("compact", "fast", "small"),
+    5: ("compact", "fast", "small"),
 }  # what each version's shards froze
 FROZEN = {  # (format version, preset) -> shard
     (version, preset): DATA / f"frozen-v{version}{'' if preset == 'compact' else '-' + preset}"
@@ -52,7 +53,7 @@ LONG_DOC = {
     "text": "\n".join(f"{i:03d}: the quick brown fox jumps over the lazy dog" + " ab" * (i % 7) for i in range(90)),
     "id": "long",
 }
-FROZEN_DOCS = {1: DOCS, 2: DOCS, 3: [*DOCS, LONG_DOC], 4: [*DOCS, LONG_DOC]}
+FROZEN_DOCS = {1: DOCS, 2: DOCS, 3: [*DOCS, LONG_DOC], 4: [*DOCS, LONG_DOC], 5: [*DOCS, LONG_DOC]}
 QUERIES = ["fox", "the", "abc", "abcabc", "京", "ö", "Straße", "😀", "e\u0301", "\x00", "\n", ".", "absent", "o"]
 
 
@@ -254,6 +255,18 @@ def test_consistently_edited_sampling_parameter_is_refused(copy: Path) -> None:
     _rewrite_manifest(copy, lambda m: m.update(sample_low_bits=m["sample_low_bits"] + 1))
     with pytest.raises(IndexFormatError, match="sample_low_bits"):
         fmsearch.open_index(copy)
+
+
+def test_compact_shard_without_its_line_table_is_refused(tmp_path: Path) -> None:
+    """Format 5 RRR lines need their offset table (the `directory`); without it they would read as format 4's."""
+    compact, fast = tmp_path / "compact", tmp_path / "fast"
+    fmsearch.build_index(DOCS, compact, preset="compact")
+    fmsearch.build_index(DOCS, fast, preset="fast")
+    entry = _manifest(fast)["files"]["directory"]  # plain bitvectors leave it empty
+    shutil.copy(fast / entry["file"], compact / entry["file"])
+    _rewrite_manifest(compact, lambda m: m["files"].update(directory=entry))
+    with pytest.raises(IndexFormatError, match="directory is empty"):
+        fmsearch.open_index(compact)
 
 
 def test_manifest_lying_about_a_checksum_is_caught_by_verify(copy: Path) -> None:

@@ -25,6 +25,7 @@ def _node_lengths():
     yield "ends on the second line", [line - 3 * chunk, 3 * chunk]
     yield "mixed", [0, 1, chunk - 1, chunk, chunk + 1, mid - chunk, 2 * line + 7, 961, 65536, 3]
     yield "ends on a middle later", [chunk, 2 * line + mid - chunk]
+    yield "ends among the classes in a line's head", [line - 3 * chunk + 4, line + 2 * chunk]
 
 
 @pytest.mark.parametrize("density", [0.0, 0.02, 0.5, 1.0])
@@ -39,13 +40,15 @@ def test_rrr_lines_rank_and_access_match_prefix_sums(name, lengths, density):
         nodes.append(bits)
     chunks = sum(-(-len(bits) // rrr.CHUNK_BITS) for bits in nodes)
     lines = np.zeros(rrrlines.lines_for(chunks) * rrrlines.LINE_WORDS, dtype=np.uint64)
+    line_starts = np.zeros(rrrlines.lines_for(chunks), dtype=np.int64)
     offsets = np.zeros(chunks * 13 // 64 + 2, dtype=np.uint64)
     starts, chunk, ptr, ones = [], 0, 0, 0
     for bits in nodes:
         starts.append((chunk, ones))
-        chunk, ptr, ones = rrrlines.encode_bits(bits, len(bits), lines, offsets, 0, 0, chunk, ptr, ones)
-    rrrlines.close(lines, 0, 0, chunk, ptr, ones)
+        chunk, ptr, ones = rrrlines.encode_bits(bits, len(bits), lines, line_starts, offsets, 0, 0, chunk, ptr, ones)
+    rrrlines.close(lines, line_starts, 0, 0, chunk, ptr, ones)
     assert chunk == chunks and ones == sum(int(bits.sum()) for bits in nodes)
+    line_ptrs = rrrlines.pack_line_ptrs(line_starts)
     for bits, (first, before) in zip(nodes, starts, strict=True):
         length = len(bits)
         prefix = np.concatenate([[0], np.cumsum(bits)])
@@ -54,10 +57,15 @@ def test_rrr_lines_rank_and_access_match_prefix_sums(name, lengths, density):
             np.concatenate([np.arange(min(length + 1, 130)), edges, rng.integers(0, length + 1, 300)])
         )
         for pos in positions:
-            assert rrrlines.rank1(lines, offsets, 0, 0, first, before, int(pos)) == prefix[pos]
+            assert rrrlines.rank1(lines, line_ptrs, offsets, 0, 0, first, before, int(pos)) == prefix[pos]
             if pos < length:
-                bit, below = rrrlines.access_rank1(lines, offsets, 0, 0, first, before, int(pos))
+                bit, below = rrrlines.access_rank1(lines, line_ptrs, offsets, 0, 0, first, before, int(pos))
                 assert (bit, below) == (bits[pos], prefix[pos])
+        for i in positions[::3]:  # pairs in one chunk, across chunks, lines and the middle
+            for j in {i, i + 1, i + 14, i + 15, i + 200, length}:
+                if j <= length:
+                    pair = rrrlines.rank1_pair(lines, line_ptrs, offsets, 0, 0, first, before, int(i), int(j))
+                    assert pair == (prefix[i], prefix[j])
 
 
 def _hybrid_patterns():
