@@ -189,16 +189,18 @@ def rank1_pair(
 ) -> tuple[int, int]:
     """(rank1(i), rank1(j)) for i <= j; one class scan and one decode when both fall in one chunk, as the ends of a
     narrow backward-search interval mostly do (a warm count 9% faster)."""
-    ones, cls, ptr = find_chunk(lines, line_ptrs, line0, ptr0, first_chunk, i)
     ri = i % CHUNK_BITS
-    rj = ri + j - i
-    if rj < CHUNK_BITS:
-        value = decode_chunk(offsets, cls, ptr) if rj else 0
+    same = ri + j - i < CHUNK_BITS
+    ones_i = ones_j = 0
+    for t in range(1 if same else 2):  # one inlined chunk search for both ends: a smaller kernel, as fast
+        ones, cls, ptr = find_chunk(lines, line_ptrs, line0, ptr0, first_chunk, j if t else i)
+        end = ri + j - i if same else (j if t else i) % CHUNK_BITS
+        value = decode_chunk(offsets, cls, ptr) if end else 0
         ones -= ones_before
-        return ones + POPCOUNT[value & ((1 << ri) - 1)], ones + POPCOUNT[value & ((1 << rj) - 1)]
-    if ri:
-        ones += POPCOUNT[decode_chunk(offsets, cls, ptr) & ((1 << ri) - 1)]
-    return ones - ones_before, rank1(lines, line_ptrs, offsets, line0, ptr0, first_chunk, ones_before, j)
+        ones_j = ones + POPCOUNT[value & ((1 << end) - 1)]
+        if t == 0:
+            ones_i = ones + POPCOUNT[value & ((1 << ri) - 1)]
+    return ones_i, ones_j
 
 
 @njit(nogil=True, cache=True, inline="always")
