@@ -24,8 +24,9 @@ import xxhash
 
 from fmsearch.errors import ChecksumMismatch, IndexExists, IndexFormatError, UnsupportedVersion
 
-# Written: 4. Still read: 3 (blocks of 2^16 symbols for every kind), 2 (also RRR bitvectors in three arrays,
-# rrr.py) and 1 (also rank-order SA samples and stored inverse-SA samples).
+# Written: 5. Still read: 4 (RRR lines of 112 chunks holding their own offset position), 3 (also blocks of 2^16
+# symbols for every kind and larger per-block tables), 2 (also RRR bitvectors in three arrays, rrr.py) and 1 (also
+# rank-order SA samples and stored inverse-SA samples).
 FORMAT_VERSION = 5
 READABLE_VERSIONS = (1, 2, 3, 4, 5)
 _READABLE = ", ".join(map(str, READABLE_VERSIONS))  # for messages

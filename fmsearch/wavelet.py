@@ -224,22 +224,12 @@ def _layout_all(seq, sigma, code, code_len, levels, leaf_symbols, before, node_b
 
 @njit(nogil=True, cache=True)
 def _encode_all(
-    seq,
-    code,
-    code_len,
-    levels,
-    block_base,
-    node_bits_all,
-    nodes,
-    offsets,
-    directory,
-    lines,
-    line_starts,
-    kind,
-    block_size,
+    seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
 ):
-    """Pass 2: write every node bitvector, level by level, in (depth, prefix) order."""
+    """Pass 2: write every node bitvector, level by level, in (depth, prefix) order. Returns the offset bits
+    written and (RRR) each line's offset position."""
     blocks = code.shape[0]
+    line_starts = np.zeros(lines.shape[0] // rrrlines.LINE_WORDS if kind == RRR else 0, dtype=np.int64)
     cur = np.empty(block_size, dtype=np.uint8)
     nxt = np.empty(block_size, dtype=np.uint8)
     bits = np.empty(block_size, dtype=np.uint8)
@@ -290,7 +280,7 @@ def _encode_all(
             depth += 1
         if kind == RRR:
             rrrlines.close(lines, line_starts, chunk0, block_base[b, 3], stream_chunk, ptr, ones)
-    return ptr
+    return ptr, line_starts
 
 
 def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dict[str, np.ndarray]:
@@ -324,21 +314,8 @@ def build_wavelet(seq: np.ndarray, sigma: int, bitvectors: str = "rrr15") -> dic
         offsets = np.zeros(entries * 13 // 64 + 2 if kind == RRR else 0, dtype=np.uint64)
     directory = np.zeros(entries if kind == HYBRID else 0, dtype=np.uint32)  # RRR: filled in after encoding
     lines = np.zeros(line_count * (rrrlines.LINE_WORDS if kind == RRR else plainbits.LINE_WORDS), dtype=np.uint64)
-    line_starts = np.zeros(line_count if kind == RRR else 0, dtype=np.int64)
-    ptr = _encode_all(
-        seq,
-        code,
-        code_len,
-        levels,
-        block_base,
-        node_bits_all,
-        nodes,
-        offsets,
-        directory,
-        lines,
-        line_starts,
-        kind,
-        block_size,
+    ptr, line_starts = _encode_all(
+        seq, code, code_len, levels, block_base, node_bits_all, nodes, offsets, directory, lines, kind, block_size
     )
     if kind != PLAIN:
         offsets = offsets[: ptr // 64 + 2].copy()  # one spare word: a read may look one word ahead
