@@ -449,7 +449,6 @@ def _row_rank(wt, b: int, row: tuple[int, int, int], pos: int, access: bool) -> 
         return 0, plainbits.rank1(lines, first, pos)
     if kind == RRR:
         line0, ptr0, line_ptrs = block_base[b, 1], block_base[b, 3], directory
-        rrrlines.prefetch_offset(line_ptrs, offsets, line0, ptr0, x, pos)
         if access:
             return rrrlines.access_rank1(lines, line_ptrs, offsets, line0, ptr0, x, y, pos)
         return 0, rrrlines.rank1(lines, line_ptrs, offsets, line0, ptr0, x, y, pos)
@@ -466,7 +465,6 @@ def _row_rank_pair(wt, b: int, row: tuple[int, int, int], pi: int, pj: int) -> t
     block_base, offsets, line_ptrs, lines = wt[5], wt[8], wt[9], wt[10]
     if bitvector_kind(wt[7], offsets, lines) == RRR:
         line0, ptr0 = block_base[b, 1], block_base[b, 3]
-        rrrlines.prefetch_offset(line_ptrs, offsets, line0, ptr0, row[1], pi)
         return rrrlines.rank1_pair(lines, line_ptrs, offsets, line0, ptr0, row[1], row[2], pi, pj)
     ones_i = ones_j = 0
     for t in range(1 if pj == pi else 2):  # one inlined node rank for both ends: a smaller kernel, as fast
@@ -596,7 +594,7 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
         for k in walks:  # RRR: the offset word, once the class scan has found it
             b = blocks[k]
             ones[k], target[k], ptr[k] = rrrlines.find_chunk(
-                lines, directory, block_base[b, 1], block_base[b, 3], first[k], pos[k]
+                lines, directory, offsets, block_base[b, 1], block_base[b, 3], first[k], pos[k]
             )
             ones[k] -= sample[k]
             prefetch(offsets, ptr[k] >> 6)
