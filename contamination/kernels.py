@@ -50,7 +50,8 @@ def left_end(fm, data: np.ndarray, cb: np.ndarray, right: int, stop: int) -> int
             sp = first_row[s] + r
             ep = sp + 1
         else:
-            rs, re = wavelet.rank_pair(wt, s, sp, ep)
+            next_s = symbol_of_byte[data[b - 2]] if b - 1 > low else -1
+            rs, re = wavelet.rank_pair(wt, s, sp, ep, first_row[s], next_s)
             if rs >= re:
                 break
             sp = first_row[s] + rs
@@ -228,12 +229,14 @@ def _window_counts(fm, data, cb, starts, ends, which, stop_at_one, out) -> None:
         k = which[t]
         sp = np.int64(0)
         ep = fm[11] + 1
-        for b in range(cb[ends[k]] - 1, cb[starts[k]] - 1, -1):
+        first = cb[starts[k]]
+        for b in range(cb[ends[k]] - 1, first - 1, -1):
             s = symbol_of_byte[data[b]]
             if s < 0:
                 sp = ep = np.int64(0)
                 break
-            rs, re = wavelet.rank_pair(wt, s, sp, ep)
+            next_s = symbol_of_byte[data[b - 1]] if b > first else -1
+            rs, re = wavelet.rank_pair(wt, s, sp, ep, first_row[s], next_s)
             sp = first_row[s] + rs
             ep = first_row[s] + re
             if sp >= ep or (stop_at_one and ep - sp == 1):

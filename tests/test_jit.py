@@ -30,7 +30,7 @@ def test_walkers_compile_without_reference_counting(preset):
     out = np.zeros(3, dtype=np.int64)
     cases = [
         (kernels.backward_search, (fm, pattern, 0, 2)),
-        (wavelet.rank_pair, (fm[0], 0, 0, 2)),
+        (wavelet.rank_pair, (fm[0], 0, 0, 2, 0, 1)),
         (wavelet.access_rank_many, (fm[0], rows, out.copy(), out.copy(), wavelet.workspace(3))),
         (scoring_kernels.left_end, (fm, pattern, np.arange(3, dtype=np.int64), 2, 0)),
     ]

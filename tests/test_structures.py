@@ -239,7 +239,11 @@ def test_wavelet_access_and_rank_match_numpy(name, seq, bitvectors):
     pairs = [(int(a), int(b)) for a, b in zip(positions[:-1], positions[1:], strict=True)]
     for c in range(min(sigma, 5)):
         for i, j in pairs:
-            assert wavelet.rank_pair(wt, c, i, j) == (wavelet.rank(wt, c, i), wavelet.rank(wt, c, j))
+            expect = (wavelet.rank(wt, c, i), wavelet.rank(wt, c, j))
+            assert wavelet.rank_pair(wt, c, i, j, 0, -1) == expect
+            # Prefetching a next step (from row `after`, up to the end of the sequence) changes no answer.
+            for after in (0, n - expect[1]):
+                assert wavelet.rank_pair(wt, c, i, j, after, (c + 1) % sigma) == expect
 
 
 @njit
