@@ -146,7 +146,7 @@ class FMIndex:
         self._n: int = self.manifest["text_bytes"]
         self._doc_starts = arrays["doc_starts"]
         self._meta_offsets = arrays["meta_offsets"]
-        self._meta_blob = arrays["meta_blob"]
+        self._meta_blob = memoryview(arrays["meta_blob"])  # slices of a memoryview, not of a memmap: 10x faster
         width = self.manifest["sample_width"]
         sample_count = self._n // params["sa_rate"] + 1
         low_bits = holder_low_bits = -1
@@ -258,7 +258,7 @@ class FMIndex:
     def metadata(self, doc_id: int) -> dict[str, Any]:
         self._check_doc(doc_id)
         lo, hi = int(self._meta_offsets[doc_id]), int(self._meta_offsets[doc_id + 1])
-        return json.loads(bytes(self._meta_blob[lo:hi])) if hi > lo else {}
+        return json.loads(self._meta_blob[lo:hi].tobytes()) if hi > lo else {}
 
     def extract(self, doc_id: int, start: int = 0, end: int | None = None) -> bytes:
         """Bytes [start, end) of a document, rebuilt from the index (about one LF step per byte)."""
@@ -266,6 +266,9 @@ class FMIndex:
         end = length if end is None else end
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= length):
             raise InvalidDocument(f"byte range [{start}, {end}) is outside document {doc_id} of {length} bytes")
+        return self._extract(doc_id, start, end)
+
+    def _extract(self, doc_id: int, start: int, end: int) -> bytes:
         base = int(self._doc_starts[doc_id]) + 1
         return kernels.extract(self._fm, base + start, base + end).tobytes()
 
@@ -292,7 +295,7 @@ class FMIndex:
             raise InvalidQuery(f"context must be a non-negative integer, not {context!r}")
         lo = max(0, offset - context - 3)
         hi = min(doc_len, offset + length + context + 3)
-        data = self.extract(doc_id, lo, hi)
+        data = self._extract(doc_id, lo, hi)
         # A bytes query may cut a character: the shown match is widened to whole characters, so that
         # before + match + after is always the exact, decodable document slice [start, end).
         m0 = _char_start(data, offset - lo)

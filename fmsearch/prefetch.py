@@ -14,17 +14,23 @@ from numba.extending import intrinsic
 
 
 def _element_pointer(context, builder, signature, args):
-    """The address of array[index] for an intrinsic called as (array, index)."""
+    """The address of array[index] for an intrinsic called as (array, index); for an array of more dimensions
+    (C order), of its index-th element in memory order."""
     arytype = signature.args[0]
     ary = context.make_array(arytype)(context, builder, args[0])
     index = context.cast(builder, args[1], signature.args[1], types.intp)
+    if arytype.ndim > 1:
+        return builder.gep(ary.data, [index])
     return cgutils.get_item_pointer(context, builder, arytype, ary, [index], wraparound=False)
 
 
 @intrinsic
 def prefetch(typingctx, array, index):
-    """prefetch(array, i): a hint to load the cache line of array[i] (1-D); never faults, returns nothing."""
-    if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
+    """prefetch(array, i): a hint to load the cache line of array[i] (1-D), or of the i-th element of a C-ordered
+    array (without the call `array.reshape(-1)` costs in a loop); never faults, returns nothing."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    if array.ndim != 1 and array.layout != "C":
         return None
     sig = types.void(array, index)
 

@@ -395,10 +395,10 @@ def _symbol(wt, b: int, c: int) -> tuple[int, int, int]:
 def _prefetch_symbol(wt, b: int, c: int) -> None:
     records = wt[11]
     if records.shape[0] == 0:
-        prefetch(wt[0].reshape(-1), b * wt[0].shape[1] + c)
-        prefetch(wt[2].reshape(-1), b * wt[2].shape[1] + c)
+        prefetch(wt[0], b * wt[0].shape[1] + c)
+        prefetch(wt[2], b * wt[2].shape[1] + c)
     else:
-        prefetch(records.reshape(-1), b * records.shape[1] + c)
+        prefetch(records, b * records.shape[1] + c)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -410,14 +410,6 @@ def _node_fields(nodes, records, k: int) -> tuple[int, int]:
         return v & ((1 << _NODE_FIELD) - 1), v >> _NODE_FIELD
     c = nodes.shape[1] - 2
     return np.int64(nodes[k, c]), np.int64(nodes[k, c + 1])
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _prefetch_node(nodes, records, k: int) -> None:
-    if records.shape[0] > 0:
-        prefetch(records, _record_at(k))
-    else:
-        prefetch(nodes.reshape(-1), nodes.shape[1] * k)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -649,14 +641,17 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     """access_rank for every row of `rows`, into `symbols` and `ranks` (int64 arrays of the same length); `work`
     is scratch space from `workspace(len(rows))` or larger, which callers reuse across calls.
 
-    All walks advance one tree level at a time, in phases: first every walk's node row is prefetched, then its
-    bitvector lines, then (RRR) its offset word, and only then is each one read. A single walk is a chain of
-    dependent cache misses; this way the misses of independent walks overlap (locate and extract walk many rows).
+    All walks advance one tree level at a time, in phases: first every walk's bitvector lines are prefetched, then
+    (RRR) its offset word, and only then is each one read. A single walk is a chain of dependent cache misses; this
+    way the misses of independent walks overlap (locate and extract walk many rows). The node rows are not
+    prefetched in a phase of their own: they are few enough to stay in the processor's cache (without that phase,
+    snippets and extracts 1-2% faster).
     A walk that reaches its leaf only prefetches the leaf's symbol; symbols and counts before the block are read
     when all walks have ended (6-9% faster extract than reading them on the spot).
     Precondition: every row < len(seq).
     """
-    levels, leaf_symbols, block_base, nodes, classes, offsets, directory, lines = wt[3:11]
+    levels, leaf_symbols, block_base = wt[3], wt[4], wt[5]
+    classes, offsets, directory, lines = wt[7], wt[8], wt[9], wt[10]
     shift = wt[-1]
     kind = bitvector_kind(classes, offsets, lines)
     sigma = leaf_symbols.shape[1]
@@ -673,7 +668,7 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     depth = 0
     while remaining > 0:
         kept = 0
-        for t in range(remaining):  # leaves are done; the others' node rows are fetched
+        for t in range(remaining):  # leaves are done; the others find their nodes
             k = live[t]
             b = blocks[k]
             p = prefix[k]
@@ -682,7 +677,6 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 prefetch(flat_leaves, symbols[k])
                 continue
             node[k] = block_base[b, 0] + levels[b, depth, 2] + p - levels[b, depth, 1]
-            _prefetch_node(nodes, wt[12], node[k])
             live[kept] = k
             kept += 1
         remaining = kept
@@ -719,7 +713,7 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     larger. Precondition as for `rank`.
     """
     levels = wt[3]
-    block_base, nodes, classes, offsets, directory, lines = wt[5:11]
+    block_base, classes, offsets, directory, lines = wt[5], wt[7], wt[8], wt[9], wt[10]
     shift = wt[-1]
     kind = bitvector_kind(classes, offsets, lines)
     count = positions.shape[0]
@@ -741,14 +735,13 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     depth = 0
     while remaining > 0:
         kept = 0
-        for t in range(remaining):  # finished walks leave; the others' node rows are fetched
+        for t in range(remaining):  # finished walks leave; the others find their nodes
             k = live[t]
             if depth == length[k] or pos[k] == 0:
                 out[k] += pos[k]
                 continue
             b = blocks[k]
             node[k] = block_base[b, 0] + levels[b, depth, 2] + (code[k] >> (length[k] - depth)) - levels[b, depth, 1]
-            _prefetch_node(nodes, wt[12], node[k])
             live[kept] = k
             kept += 1
         remaining = kept
