@@ -173,14 +173,16 @@ def find_chunk(
         t -= MID_CHUNK
     full = t // _NIBBLES
     t -= full * _NIBBLES
-    word = np.uint64(0)
-    for i in range(full + 1):  # whole class words, then the one of the chunk, whose classes end the sums
-        k = (first + i) % LINE_WORDS  # chunks 112..116 wrap around to word 0's top
-        word = lines[w + k] if k else lines[w] >> np.uint64(_HEAD_CLASSES)
-        if i < full or t:
-            o, p = _sums(word & np.uint64((1 << (4 * t)) - 1) if i == full else word)
-            ones += o
-            ptr += p
+    for i in range(first, first + full):  # whole class words
+        o, p = _sums(lines[w + i])
+        ones += o
+        ptr += p
+    k = first + full  # then the chunk's word; chunks 112..116 wrap around to word 0's top
+    word = lines[w + k] if k < LINE_WORDS else lines[w] >> np.uint64(_HEAD_CLASSES)
+    if t:
+        o, p = _sums(word & np.uint64((1 << (4 * t)) - 1))
+        ones += o
+        ptr += p
     return ones, np.int64((word >> np.uint64(4 * t)) & np.uint64(15)), ptr
 
 
