@@ -609,19 +609,20 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     bitvector starts (RRR: its first chunk and the ones before it; `target` is then the chunk's class)."""
     block_base, classes, offsets, directory, lines = wt[5], wt[7], wt[8], wt[9], wt[10]
     kind = bitvector_kind(classes, offsets, lines)
-    for k in walks:  # bitvector lines
-        b = blocks[k]
-        a, x, y = _node_row(wt, b, node[k])
-        if kind == PLAIN:
-            first[k] = a
-            prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
-        elif kind == RRR:
-            first[k], sample[k] = x, y
-            rrrlines.prefetch_line(lines, directory, block_base[b, 1], first[k], pos[k])
-        else:
-            first[k], sample[k], ptr[k] = a, x, y
-            if kind == HYBRID:
-                prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
+    if kind == RRR:  # RRR's loops are their own (see access_rank_many)
+        for k in walks:  # bitvector lines
+            first[k], sample[k] = _node_fields(wt[6], wt[12], node[k])
+            rrrlines.prefetch_line(lines, directory, block_base[blocks[k], 1], first[k], pos[k])
+    else:
+        for k in walks:
+            a, x, y = _node_row(wt, blocks[k], node[k])
+            if kind == PLAIN:
+                first[k] = a
+                prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
+            else:
+                first[k], sample[k], ptr[k] = a, x, y
+                if kind == HYBRID:
+                    prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
     if kind == HYBRID:
         for k in walks:  # hybrid: the block's code, once the directory has told where it is
             ones[k], ptr[k], target[k], first[k] = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
@@ -681,22 +682,27 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
             kept += 1
         remaining = kept
         _fetch_bitvectors(wt, live[:remaining], blocks, node, pos, first, sample, ptr, target, ones)
-        for t in range(remaining):
-            k = live[t]
-            if kind == PLAIN:
-                bit, below = plainbits.access_rank1(lines, first[k], pos[k])
-            elif kind == HYBRID:
-                bit, below = hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))
-                below += ones[k]
-            elif kind == RRR:
+        if kind == RRR:  # a loop of its own: the one for every kind keeps more values live (extract 6% slower)
+            for t in range(remaining):
+                k = live[t]
                 r = pos[k] % rrr.CHUNK_BITS
                 value = rrr.decode_chunk(offsets, target[k], ptr[k])
                 bit = (value >> r) & 1
                 below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
-            else:
-                bit, below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], True)
-            pos[k] = below if bit else pos[k] - below
-            prefix[k] = 2 * prefix[k] + bit
+                pos[k] = below if bit else pos[k] - below
+                prefix[k] = 2 * prefix[k] + bit
+        else:
+            for t in range(remaining):
+                k = live[t]
+                if kind == PLAIN:
+                    bit, below = plainbits.access_rank1(lines, first[k], pos[k])
+                elif kind == HYBRID:
+                    bit, below = hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))
+                    below += ones[k]
+                else:
+                    bit, below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], True)
+                pos[k] = below if bit else pos[k] - below
+                prefix[k] = 2 * prefix[k] + bit
         depth += 1
     for k in range(count):
         symbols[k] = flat_leaves[symbols[k]]
