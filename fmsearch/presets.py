@@ -16,7 +16,7 @@ class Preset:
     1.5-2.4x slower, as a rank decodes run lengths (bench/core.py).
     `fast`: plain bitvectors with the rank count inside each cache line: about 1.5x the size of `compact`. A single
     count is about as fast (both wait for one cache miss per tree level); the batched walks of count_many, find,
-    snippets and extracts are 1.35-1.85x faster, as a rank reads one line where `compact` reads a line and an offset.
+    snippets and extracts are 1.35-1.9x faster, as a rank reads one line where `compact` reads a line and an offset.
     The suffix array is sampled at every `sa_rate`-th text position: locate walks fewer than sa_rate LF steps per
     hit, and extract starts its walks at those positions, found through the inverse of the samples' permutation,
     with a back pointer every `isa_shortcut` steps of its cycles (`permutation.py`: up to 2 * isa_shortcut + 1
