@@ -108,16 +108,25 @@ def _prefetch_offset(offsets: np.ndarray, ptr: int, t: int) -> None:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _head(lines: np.ndarray, line0: int, first_chunk: int, pos: int) -> tuple[int, int, int, int]:
+    """Where bit `pos` of the node starting at chunk `first_chunk` lies, in a block whose lines start at `line0`:
+    (its chunk in the block stream, that chunk's index in its line, the line's first word, the line's head)."""
+    q = first_chunk + pos // CHUNK_BITS
+    j = q // LINE_CHUNKS
+    w = (line0 + j) * LINE_WORDS
+    return q, q - j * LINE_CHUNKS, w, np.int64(lines[w])
+
+
+@njit(nogil=True, cache=True, inline="always")
 def child_range(lines, line0: int, first_chunk: int, ones_before: int, pos: int, bit: int) -> tuple[int, int]:
     """Where a wavelet-tree walk at bit `pos` of this node lands in its `bit`-child: within [lo, hi], from the head
     of the line holding `pos` alone, before its class scan and offset decode. The ones before the line (or its
     middle) put the child's position (the ones before `pos` in the 1-child, the zeros in the 0-child) in a range no
     wider than the bits from there to `pos` (at most 64 chunks). Format 5 lines only."""
-    q = first_chunk + pos // CHUNK_BITS
-    start = q // LINE_CHUNKS * LINE_CHUNKS
-    head = np.int64(lines[(line0 + start // LINE_CHUNKS) * LINE_WORDS])
+    q, t, _, head = _head(lines, line0, first_chunk, pos)
+    start = q - t
     ones = head & ((1 << _FIELD) - 1)
-    if q - start >= MID_CHUNK:
+    if t >= MID_CHUNK:
         ones += (head >> _FIELD) & ((1 << _MID_FIELD) - 1)
         start += MID_CHUNK
     start_pos = (start - first_chunk) * CHUNK_BITS
@@ -157,13 +166,9 @@ def find_chunk(
     before the line itself arrives."""
     if line_ptrs.shape[0] == 0:
         return _legacy_find_chunk(lines, line0, ptr0, first_chunk, pos)
-    q = first_chunk + pos // CHUNK_BITS
-    j = q // LINE_CHUNKS
-    w = (line0 + j) * LINE_WORDS
-    head = np.int64(lines[w])
+    _, t, w, head = _head(lines, line0, first_chunk, pos)
     ones = head & ((1 << _FIELD) - 1)
-    ptr = ptr0 + _line_ptr(line_ptrs, line0 + j)
-    t = q - j * LINE_CHUNKS
+    ptr = ptr0 + _line_ptr(line_ptrs, w // LINE_WORDS)
     _prefetch_offset(offsets, ptr, t)
     first = 1
     if t >= MID_CHUNK:
