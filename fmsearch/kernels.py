@@ -235,11 +235,12 @@ def _extract(fm, lo, hi, spread, out, state, work) -> None:
         for s in range(inside):
             rows[s] = sampled_row(fm, current[s])
     else:
-        # The rows of all start samples at once, so that their cache misses overlap: their ranks among the
-        # samples (inverse permutation), then the rows of those ranks.
+        # The ranks among the samples of all start samples at once, so that the cache misses of their inverse
+        # permutation walks overlap; then the rows of those ranks.
         samples = moved[:inside]
         permutation.inverse_many(fm[7], fm[6], fm[15:22], current[:inside], samples, state[6:9, :inside])
-        eliasfano.select_many(fm[12], fm[13], fm[14], fm[21], samples, rows[:inside], state[6:8, :inside])
+        for s in range(inside):
+            rows[s] = eliasfano.select(fm[12], fm[13], fm[14], fm[21], samples[s])
     while True:
         live = 0
         for s in range(stretches):

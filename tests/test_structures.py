@@ -270,6 +270,10 @@ def _member_sets():
     every_32 = np.zeros(9_000, dtype=bool)
     every_32[::32] = True
     yield "every-32", every_32
+    skewed = np.zeros(400_000, dtype=bool)  # far from an even spread over many groups: select's search gallops
+    skewed[:300] = True
+    skewed[395_000:] = rng.random(5_000) < 0.5
+    yield "skewed", skewed
     yield "one-row", np.ones(1, dtype=bool)
 
 
