@@ -251,6 +251,16 @@ def _find_all(heads, bits, low_bits, group_bits, rows):
     return np.array([eliasfano.find(heads, bits, low_bits, group_bits, r) for r in range(rows)])
 
 
+def test_select_in_word_finds_every_set_bit():
+    rng = np.random.default_rng(11)
+    words = [0, 1, 1 << 63, 2**64 - 1, 0x8000000000000001, 0xFF << 56, 0x0100]
+    words += [int(w) for w in rng.integers(0, 2**63, 300, dtype=np.uint64) * 2 + 1]  # all 64 bits random
+    words += [sum(1 << i for i in np.flatnonzero(rng.random(64) < 0.05)) for _ in range(300)]  # sparse
+    for word in words:
+        ones = [i for i in range(64) if word >> i & 1]
+        assert [eliasfano._select_in_word(np.uint64(word), k) for k in range(len(ones))] == ones, hex(word)
+
+
 @njit
 def _select_all(heads, bits, low_bits, group_bits, members):
     return np.array([eliasfano.select(heads, bits, low_bits, group_bits, j) for j in range(members)])
