@@ -53,22 +53,22 @@ def read_bits(words: np.ndarray, pos: int, width: int) -> int:
     """`width` (<= 32) bits of the little-endian bit stream `words` (uint64) starting at bit `pos`."""
     if width == 0:
         return 0
-    w = pos >> 6
+    w = np.uint64(pos >> 6)
     shift = pos & 63
     value = words[w] >> np.uint64(shift)
     if shift + width > 64:
-        value |= words[w + 1] << np.uint64(64 - shift)
+        value |= words[w + np.uint64(1)] << np.uint64(64 - shift)
     return np.int64(value & np.uint64((1 << width) - 1))
 
 
 @njit(nogil=True, cache=True, inline="always")
 def read64(words: np.ndarray, pos: int) -> np.uint64:
     """64 bits of the little-endian bit stream `words` starting at bit `pos` (the next word must exist)."""
-    w = pos >> 6
+    w = np.uint64(pos >> 6)
     shift = pos & 63
     if shift == 0:
         return words[w]
-    return (words[w] >> np.uint64(shift)) | (words[w + 1] << np.uint64(64 - shift))
+    return (words[w] >> np.uint64(shift)) | (words[w + np.uint64(1)] << np.uint64(64 - shift))
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -103,7 +103,8 @@ def find_chunk(classes, directory, chunk0: int, dir0: int, ptr_base: int, pos: i
 @njit(nogil=True, cache=True, inline="always")
 def decode_chunk(offsets: np.ndarray, k: int, ptr: int) -> int:
     """The 15 bits of a chunk of class k whose offset starts at bit `ptr` of the stream `offsets`."""
-    return np.int64(DECODE[CLASS_BASE[k] + read_bits(offsets, ptr, WIDTH[k])])
+    u = np.uint64(k)  # unsigned indices: see fmsearch.jit
+    return np.int64(DECODE[np.uint64(CLASS_BASE[u] + read_bits(offsets, ptr, WIDTH[u]))])
 
 
 @njit(nogil=True, cache=True, inline="always")

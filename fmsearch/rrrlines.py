@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from fmsearch import intvector
-from fmsearch.jit import walker
+from fmsearch.jit import udivmod, walker
 from fmsearch.prefetch import prefetch
 from fmsearch.rrr import CHUNK_BITS, OFFSET_OF, POPCOUNT, WIDTH, decode_chunk
 
@@ -81,8 +81,8 @@ def pack_line_ptrs(line_starts: np.ndarray) -> np.ndarray:
 def _line_ptr(line_ptrs: np.ndarray, line: int) -> int:
     """The offset position of a line (relative to its block) from `line_ptrs`."""
     pos = line * _FIELD
-    w = pos >> 5
-    pair = np.uint64(line_ptrs[w]) | (np.uint64(line_ptrs[w + 1]) << np.uint64(32))
+    w = np.uint64(pos >> 5)  # unsigned indices: see fmsearch.jit
+    pair = np.uint64(line_ptrs[w]) | (np.uint64(line_ptrs[w + np.uint64(1)]) << np.uint64(32))
     return np.int64((pair >> np.uint64(pos & 31)) & np.uint64((1 << _FIELD) - 1))
 
 
@@ -93,7 +93,7 @@ def prefetch_line(lines: np.ndarray, line_ptrs: np.ndarray, line0: int, first_ch
     if line_ptrs.shape[0] == 0:
         prefetch(lines, (line0 + (first_chunk + pos // CHUNK_BITS) // LEGACY_LINE_CHUNKS) * LINE_WORDS)
         return
-    line = line0 + (first_chunk + pos // CHUNK_BITS) // LINE_CHUNKS
+    line = line0 + _chunk_of(first_chunk, pos)[0]
     prefetch(lines, line * LINE_WORDS)
     prefetch(line_ptrs, (line * _FIELD) >> 5)
 
@@ -108,13 +108,18 @@ def _prefetch_offset(offsets: np.ndarray, ptr: int, t: int) -> None:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _chunk_of(first_chunk: int, pos: int) -> tuple[int, int]:
+    """(line in the block, chunk in that line) of bit `pos` of the node starting at chunk `first_chunk`."""
+    return udivmod(first_chunk + udivmod(pos, CHUNK_BITS)[0], LINE_CHUNKS)
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _head(lines: np.ndarray, line0: int, first_chunk: int, pos: int) -> tuple[int, int, int, int]:
     """Where bit `pos` of the node starting at chunk `first_chunk` lies, in a block whose lines start at `line0`:
-    (its chunk in the block stream, that chunk's index in its line, the line's first word, the line's head)."""
-    q = first_chunk + pos // CHUNK_BITS
-    j = q // LINE_CHUNKS
+    (its line in the block, its chunk in that line, the line's first word, the line's head)."""
+    j, t = _chunk_of(first_chunk, pos)
     w = (line0 + j) * LINE_WORDS
-    return q, q - j * LINE_CHUNKS, w, np.int64(lines[w])
+    return j, t, w, np.int64(lines[np.uint64(w)])
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -123,8 +128,8 @@ def child_range(lines, line0: int, first_chunk: int, ones_before: int, pos: int,
     of the line holding `pos` alone, before its class scan and offset decode. The ones before the line (or its
     middle) put the child's position (the ones before `pos` in the 1-child, the zeros in the 0-child) in a range no
     wider than the bits from there to `pos` (at most 64 chunks). Format 5 lines only."""
-    q, t, _, head = _head(lines, line0, first_chunk, pos)
-    start = q - t
+    j, t, _, head = _head(lines, line0, first_chunk, pos)
+    start = j * LINE_CHUNKS
     ones = head & ((1 << _FIELD) - 1)
     if t >= MID_CHUNK:
         ones += (head >> _FIELD) & ((1 << _MID_FIELD) - 1)
@@ -143,17 +148,17 @@ def prefetch_range(lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk
     """Prefetch the lines holding bits lo and hi (lo <= hi, at most a line apart; hi may run past the node's end)
     of the node starting at chunk `first_chunk`, and their chunks' probable offsets. Format 5 lines only."""
     last_line = lines.shape[0] // LINE_WORDS - 1
-    c = first_chunk + lo // CHUNK_BITS
-    line = min(line0 + c // LINE_CHUNKS, last_line)
+    c, t = _chunk_of(first_chunk, lo)
+    line = min(line0 + c, last_line)
     prefetch(lines, line * LINE_WORDS)
     ptr = ptr0 + _line_ptr(line_ptrs, line)
-    _prefetch_offset(offsets, ptr, c % LINE_CHUNKS)
-    c = first_chunk + hi // CHUNK_BITS
-    if line0 + c // LINE_CHUNKS == line or line == last_line:
-        prefetch(offsets, (ptr + c % LINE_CHUNKS * _GUESS_WIDTH) >> 6)
+    _prefetch_offset(offsets, ptr, t)
+    c, t = _chunk_of(first_chunk, hi)
+    if line0 + c == line or line == last_line:
+        prefetch(offsets, (ptr + t * _GUESS_WIDTH) >> 6)
     else:
         prefetch(lines, (line + 1) * LINE_WORDS)
-        _prefetch_offset(offsets, ptr0 + _line_ptr(line_ptrs, line + 1), c % LINE_CHUNKS)
+        _prefetch_offset(offsets, ptr0 + _line_ptr(line_ptrs, line + 1), t)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -179,11 +184,11 @@ def find_chunk(
     full = t // _NIBBLES
     t -= full * _NIBBLES
     for i in range(first, first + full):  # whole class words
-        o, p = _sums(lines[w + i])
+        o, p = _sums(lines[np.uint64(w + i)])
         ones += o
         ptr += p
     k = first + full  # then the chunk's word; chunks 112..116 wrap around to word 0's top
-    word = lines[w + k] if k < LINE_WORDS else lines[w] >> np.uint64(_HEAD_CLASSES)
+    word = lines[np.uint64(w + k)] if k < LINE_WORDS else lines[np.uint64(w)] >> np.uint64(_HEAD_CLASSES)
     if t:
         o, p = _sums(word & np.uint64((1 << (4 * t)) - 1))
         ones += o
@@ -226,9 +231,9 @@ def rank1(lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk: int, on
     """Ones in bits [0, pos) of the node (first chunk `first_chunk`, `ones_before` ones before it in its block's
     stream). Precondition: 0 <= pos <= the node's length."""
     ones, cls, ptr = find_chunk(lines, line_ptrs, offsets, line0, ptr0, first_chunk, pos)
-    r = pos % CHUNK_BITS
+    r = udivmod(pos, CHUNK_BITS)[1]
     if r:
-        ones += POPCOUNT[decode_chunk(offsets, cls, ptr) & ((1 << r) - 1)]
+        ones += POPCOUNT[np.uint64(decode_chunk(offsets, cls, ptr) & ((1 << r) - 1))]
     return ones - ones_before
 
 
@@ -238,17 +243,17 @@ def rank1_pair(
 ) -> tuple[int, int]:
     """(rank1(i), rank1(j)) for i <= j; one class scan and one decode when both fall in one chunk, as the ends of a
     narrow backward-search interval mostly do (a warm count 9% faster)."""
-    ri = i % CHUNK_BITS
+    ri = udivmod(i, CHUNK_BITS)[1]
     same = ri + j - i < CHUNK_BITS
     ones_i = ones_j = 0
     for t in range(1 if same else 2):  # one inlined chunk search for both ends: a smaller kernel, as fast
         ones, cls, ptr = find_chunk(lines, line_ptrs, offsets, line0, ptr0, first_chunk, j if t else i)
-        end = ri + j - i if same else (j if t else i) % CHUNK_BITS
+        end = ri + j - i if same else udivmod(j if t else i, CHUNK_BITS)[1]
         value = decode_chunk(offsets, cls, ptr) if end else 0
         ones -= ones_before
-        ones_j = ones + POPCOUNT[value & ((1 << end) - 1)]
+        ones_j = ones + POPCOUNT[np.uint64(value & ((1 << end) - 1))]
         if t == 0:
-            ones_i = ones + POPCOUNT[value & ((1 << ri) - 1)]
+            ones_i = ones + POPCOUNT[np.uint64(value & ((1 << ri) - 1))]
     return ones_i, ones_j
 
 
@@ -256,9 +261,9 @@ def rank1_pair(
 def access_rank1(lines, line_ptrs, offsets, line0: int, ptr0: int, first_chunk: int, ones_before: int, pos: int):
     """(bit at `pos`, ones in bits [0, pos)) of the node. Precondition: 0 <= pos < the node's length."""
     ones, cls, ptr = find_chunk(lines, line_ptrs, offsets, line0, ptr0, first_chunk, pos)
-    r = pos % CHUNK_BITS
+    r = udivmod(pos, CHUNK_BITS)[1]
     value = decode_chunk(offsets, cls, ptr)
-    return (value >> r) & 1, ones + POPCOUNT[value & ((1 << r) - 1)] - ones_before
+    return (value >> r) & 1, ones + POPCOUNT[np.uint64(value & ((1 << r) - 1))] - ones_before
 
 
 @njit(nogil=True, cache=True)

@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from fmsearch import hybrid, plainbits, rrr, rrrlines
-from fmsearch.jit import walker
+from fmsearch.jit import udivmod, walker
 from fmsearch.prefetch import load_u64, prefetch
 
 # Block size in bits per bitvector kind, the largest each layout's fields hold. Larger blocks mean smaller per-block
@@ -366,7 +366,8 @@ def _node_records(nodes: np.ndarray) -> np.ndarray:
 @njit(nogil=True, cache=True, inline="always")
 def _record_at(k: int) -> int:
     """Byte offset of node k's record in node_records."""
-    return (k // _LINE_RECORDS) * 64 + (k % _LINE_RECORDS) * 5
+    line, slot = udivmod(k, _LINE_RECORDS)
+    return line * 64 + slot * 5
 
 
 # What formats 1-3 lack, as the kernels take it in their stead: empty arrays of these shapes and types.
@@ -486,7 +487,8 @@ def _rank_in_block(wt, b: int, c: int, pi: int, pj: int, after: int, next_c: int
     `rank_pair`). A level then waits for one miss, its line, not for the line and the work on it: counts 10-12%
     faster (paired; 7% from the levels, the rest from the steps)."""
     levels = wt[3]
-    base, length, leaf = _symbol(wt, b, c)
+    b = np.uint64(b)  # unsigned indices: see fmsearch.jit
+    base, length, leaf = _symbol(wt, b, np.uint64(c))
     if length == ABSENT or pj == 0:
         return base, base
     value = levels[b, length, 0] + leaf - levels[b, length, 3]
@@ -610,26 +612,30 @@ def _fetch_bitvectors(wt, walks, blocks, node, pos, first, sample, ptr, target, 
     block_base, classes, offsets, directory, lines = wt[5], wt[7], wt[8], wt[9], wt[10]
     kind = bitvector_kind(classes, offsets, lines)
     if kind == RRR:  # RRR's loops are their own (see access_rank_many)
-        for k in walks:  # bitvector lines
+        for t in range(walks.shape[0]):  # bitvector lines
+            k = np.uint64(walks[t])
             first[k], sample[k] = _node_fields(wt[6], wt[12], node[k])
-            rrrlines.prefetch_line(lines, directory, block_base[blocks[k], 1], first[k], pos[k])
+            rrrlines.prefetch_line(lines, directory, block_base[np.uint64(blocks[k]), 1], first[k], pos[k])
     else:
-        for k in walks:
-            a, x, y = _node_row(wt, blocks[k], node[k])
+        for t in range(walks.shape[0]):
+            k = np.uint64(walks[t])
+            a, x, y = _node_row(wt, np.uint64(blocks[k]), node[k])
             if kind == PLAIN:
                 first[k] = a
-                prefetch(lines, (first[k] + pos[k] // plainbits.LINE_BITS) * plainbits.LINE_WORDS)
+                prefetch(lines, (first[k] + udivmod(pos[k], plainbits.LINE_BITS)[0]) * plainbits.LINE_WORDS)
             else:
                 first[k], sample[k], ptr[k] = a, x, y
                 if kind == HYBRID:
                     prefetch(directory, sample[k] + (pos[k] >> hybrid.BLOCK_BITS))
     if kind == HYBRID:
-        for k in walks:  # hybrid: the block's code, once the directory has told where it is
+        for t in range(walks.shape[0]):  # hybrid: the block's code, once the directory has told where it is
+            k = np.uint64(walks[t])
             ones[k], ptr[k], target[k], first[k] = hybrid.locate_block(directory, sample[k], ptr[k], pos[k])
             prefetch(offsets, ptr[k] >> 6)
     elif kind == RRR:
-        for k in walks:  # RRR: the offset word, once the class scan has found it
-            b = blocks[k]
+        for t in range(walks.shape[0]):  # RRR: the offset word, once the class scan has found it
+            k = np.uint64(walks[t])
+            b = np.uint64(blocks[k])
             ones[k], target[k], ptr[k] = rrrlines.find_chunk(
                 lines, directory, offsets, block_base[b, 1], block_base[b, 3], first[k], pos[k]
             )
@@ -669,31 +675,32 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
     depth = 0
     while remaining > 0:
         kept = 0
+        d = np.uint64(depth)
         for t in range(remaining):  # leaves are done; the others find their nodes
-            k = live[t]
-            b = blocks[k]
+            k = np.uint64(live[t])
+            b = np.uint64(blocks[k])
             p = prefix[k]
-            if p < levels[b, depth, 1]:  # a leaf: its symbol and count are read after all walks end
-                symbols[k] = b * sigma + levels[b, depth, 3] + p - levels[b, depth, 0]
+            if p < levels[b, d, 1]:  # a leaf: its symbol and count are read after all walks end
+                symbols[k] = blocks[k] * sigma + levels[b, d, 3] + p - levels[b, d, 0]
                 prefetch(flat_leaves, symbols[k])
                 continue
-            node[k] = block_base[b, 0] + levels[b, depth, 2] + p - levels[b, depth, 1]
+            node[k] = block_base[b, 0] + levels[b, d, 2] + p - levels[b, d, 1]
             live[kept] = k
             kept += 1
         remaining = kept
         _fetch_bitvectors(wt, live[:remaining], blocks, node, pos, first, sample, ptr, target, ones)
         if kind == RRR:  # a loop of its own: the one for every kind keeps more values live (extract 6% slower)
             for t in range(remaining):
-                k = live[t]
-                r = pos[k] % rrr.CHUNK_BITS
+                k = np.uint64(live[t])
+                r = udivmod(pos[k], rrr.CHUNK_BITS)[1]
                 value = rrr.decode_chunk(offsets, target[k], ptr[k])
                 bit = (value >> r) & 1
-                below = ones[k] + rrr.POPCOUNT[value & ((1 << r) - 1)]
+                below = ones[k] + rrr.POPCOUNT[np.uint64(value & ((1 << r) - 1))]
                 pos[k] = below if bit else pos[k] - below
                 prefix[k] = 2 * prefix[k] + bit
         else:
             for t in range(remaining):
-                k = live[t]
+                k = np.uint64(live[t])
                 if kind == PLAIN:
                     bit, below = plainbits.access_rank1(lines, first[k], pos[k])
                 elif kind == HYBRID:
@@ -705,10 +712,10 @@ def access_rank_many(wt, rows: np.ndarray, symbols: np.ndarray, ranks: np.ndarra
                 prefix[k] = 2 * prefix[k] + bit
         depth += 1
     for k in range(count):
-        symbols[k] = flat_leaves[symbols[k]]
+        symbols[k] = flat_leaves[np.uint64(symbols[k])]
         _prefetch_symbol(wt, blocks[k], symbols[k])
     for k in range(count):
-        ranks[k] = _symbol(wt, blocks[k], symbols[k])[0] + pos[k]
+        ranks[k] = _symbol(wt, np.uint64(blocks[k]), np.uint64(symbols[k]))[0] + pos[k]
 
 
 @walker
