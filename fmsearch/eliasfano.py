@@ -120,16 +120,16 @@ def _select_in_word(word: np.uint64, rank: int) -> int:
     place = np.uint64((((at_most >> np.uint64(7)) * _L8) >> np.uint64(56)) * np.uint64(8))
     before = np.int64(((sums << np.uint64(8)) >> place) & np.uint64(0xFF))
     byte = np.int64((x >> place) & np.uint64(0xFF))
-    return np.int64(place) + np.int64(SELECT_IN_BYTE[byte * 8 + rank - before])
+    return np.int64(place) + np.int64(SELECT_IN_BYTE[np.uint64(byte * 8 + rank - before)])
 
 
 @njit(nogil=True, cache=True, inline="always")
 def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, row: int) -> int:
     """Index of `row` among the members (in row order), or -1 when it is not one. Precondition: row < rows."""
-    g = row >> group_bits
+    g = np.uint64(row >> group_bits)  # unsigned indices: see fmsearch.jit
     head = heads[g]
     base = np.int64(head & np.uint64(0xFFFFFFFF))
-    count = np.int64(heads[g + 1] & np.uint64(0xFFFFFFFF)) - base
+    count = np.int64(heads[g + np.uint64(1)] & np.uint64(0xFFFFFFFF)) - base
     if count == 0:
         return -1
     start = np.int64(head >> np.uint64(32))
@@ -148,7 +148,7 @@ def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, ro
     e = pos - start - bucket  # members before the bucket
     lows = start + ((1 << group_bits) >> low_bits) + count
     low = row & ((1 << low_bits) - 1)
-    while (bits[pos >> 6] >> np.uint64(pos & 63)) & np.uint64(1):
+    while (bits[np.uint64(pos >> 6)] >> np.uint64(pos & 63)) & np.uint64(1):
         v = read_bits(bits, lows + e * low_bits, low_bits)
         if v >= low:
             return base + e if v == low else -1
@@ -160,7 +160,7 @@ def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, ro
 @njit(nogil=True, cache=True, inline="always")
 def _before(heads: np.ndarray, g: int) -> int:
     """Members before group g."""
-    return np.int64(heads[g] & np.uint64(0xFFFFFFFF))
+    return np.int64(heads[np.uint64(g)] & np.uint64(0xFFFFFFFF))
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -252,10 +252,10 @@ def _extract(fm, lo, hi, spread, out, state, work) -> None:
             return
         lf_many(fm, current[:live], symbols[:live], moved[:live], work)
         for t in range(live):
-            s = active[t]
+            s = np.uint64(active[t])  # unsigned indices: see fmsearch.jit
             q = pos[s]
             if q <= hi:
-                out[q - 1 - lo] = byte_of_symbol[symbols[t]]
+                out[np.uint64(q - 1 - lo)] = byte_of_symbol[np.uint64(symbols[t])]
             rows[s] = moved[t]
             pos[s] = q - 1
 

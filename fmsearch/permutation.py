@@ -138,7 +138,7 @@ def inverse_many(
     while remaining > 0:
         kept = 0
         for t in range(remaining):
-            i = live[t]
+            i = np.uint64(live[t])  # unsigned indices: see fmsearch.jit
             found, at[i], jump = _step(values, width, shortcuts, qs[i], at[i], jumped[i] == 1)
             if found:
                 out[i] = at[i]

@@ -738,8 +738,8 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
         _prefetch_symbol(wt, blocks[k], symbols[k])
     remaining = 0
     for k in range(count):
-        b = blocks[k]
-        out[k], length[k], leaf = _symbol(wt, b, symbols[k])
+        b = np.uint64(blocks[k])  # unsigned indices: see fmsearch.jit
+        out[k], length[k], leaf = _symbol(wt, b, np.uint64(symbols[k]))
         if length[k] == ABSENT or pos[k] == 0:
             continue
         code[k] = levels[b, length[k], 0] + leaf - levels[b, length[k], 3]
@@ -749,18 +749,18 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
     while remaining > 0:
         kept = 0
         for t in range(remaining):  # finished walks leave; the others find their nodes
-            k = live[t]
+            k = np.uint64(live[t])
             if depth == length[k] or pos[k] == 0:
                 out[k] += pos[k]
                 continue
-            b = blocks[k]
+            b = np.uint64(blocks[k])
             node[k] = block_base[b, 0] + levels[b, depth, 2] + (code[k] >> (length[k] - depth)) - levels[b, depth, 1]
             live[kept] = k
             kept += 1
         remaining = kept
         _fetch_bitvectors(wt, live[:remaining], blocks, node, pos, first, sample, ptr, target, ones)
         for t in range(remaining):
-            k = live[t]
+            k = np.uint64(live[t])
             if kind == PLAIN:
                 below = plainbits.rank1(lines, first[k], pos[k])
             elif kind == HYBRID:
@@ -768,10 +768,10 @@ def rank_many(wt, symbols: np.ndarray, positions: np.ndarray, out: np.ndarray, w
                 if pos[k] & (hybrid.BLOCK - 1):
                     below += hybrid.decode_block(offsets, ptr[k], target[k], first[k], pos[k] & (hybrid.BLOCK - 1))[1]
             elif kind == RRR:
-                r = pos[k] % rrr.CHUNK_BITS
+                r = udivmod(pos[k], rrr.CHUNK_BITS)[1]
                 below = ones[k]
                 if r:
-                    below += rrr.POPCOUNT[rrr.decode_chunk(offsets, target[k], ptr[k]) & ((1 << r) - 1)]
+                    below += rrr.POPCOUNT[np.uint64(rrr.decode_chunk(offsets, target[k], ptr[k]) & ((1 << r) - 1))]
             else:
                 below = _split_rank(classes, offsets, directory, first[k], sample[k], ptr[k], pos[k], False)[1]
             pos[k] = below if (code[k] >> (length[k] - 1 - depth)) & 1 else pos[k] - below
