@@ -171,9 +171,9 @@ def find_chunk(
     before the line itself arrives."""
     if line_ptrs.shape[0] == 0:
         return _legacy_find_chunk(lines, line0, ptr0, first_chunk, pos)
-    _, t, w, head = _head(lines, line0, first_chunk, pos)
+    j, t, w, head = _head(lines, line0, first_chunk, pos)
     ones = head & ((1 << _FIELD) - 1)
-    ptr = ptr0 + _line_ptr(line_ptrs, w // LINE_WORDS)
+    ptr = ptr0 + _line_ptr(line_ptrs, line0 + j)
     _prefetch_offset(offsets, ptr, t)
     first = 1
     if t >= MID_CHUNK:
@@ -181,8 +181,7 @@ def find_chunk(
         ptr += (head >> (_FIELD + _MID_FIELD)) & ((1 << _MID_FIELD) - 1)
         first += MID_CHUNK // _NIBBLES
         t -= MID_CHUNK
-    full = t // _NIBBLES
-    t -= full * _NIBBLES
+    full, t = udivmod(t, _NIBBLES)
     for i in range(first, first + full):  # whole class words
         o, p = _sums(lines[np.uint64(w + i)])
         ones += o
