@@ -13,10 +13,10 @@ class Preset:
 
     `compact`: RRR-coded bitvectors (the BWT takes about 2.2 bits per corpus byte on mixed prose and code).
     `small`: hybrid bitvectors (about 1.9 bits per corpus byte): 9% smaller shards than `compact`, for queries
-    1.5-2.4x slower, as a rank decodes run lengths (bench/core.py).
+    1.8-3.8x slower, as a rank decodes run lengths (bench/core.py).
     `fast`: plain bitvectors with the rank count inside each cache line: about 1.5x the size of `compact`. A single
     count is about as fast (both wait for one cache miss per tree level); the batched walks of count_many, find,
-    snippets and extracts are 1.35-1.9x faster, as a rank reads one line where `compact` reads a line and an offset.
+    snippets and extracts are 1.25-1.7x faster, as a rank reads one line where `compact` reads a line and an offset.
     The suffix array is sampled at every `sa_rate`-th text position: locate walks fewer than sa_rate LF steps per
     hit, and extract starts its walks at those positions, found through the inverse of the samples' permutation,
     with a back pointer every `isa_shortcut` steps of its cycles (`permutation.py`: up to 2 * isa_shortcut + 1
