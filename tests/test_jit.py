@@ -67,3 +67,12 @@ def test_direct_falls_back_to_the_kernel_without_compiled_code():
     direct = jit.Direct(kernel)
     assert [direct(5, 3), direct(2, 7)] == [2, -5]
     assert calls == [(5, 3), (2, 7)]
+
+
+def test_udivmod_matches_python_divmod():
+    rng = np.random.default_rng(5)
+    values = [0, 1, 14, 15, 16, 116, 117, 118, 2**31, 2**40 + 3, 2**62 + 11, 2**63 - 1]
+    values += rng.integers(0, 2**63 - 1, 500, dtype=np.int64).tolist()
+    for b in (1, 3, 12, 15, 16, 117, 496, 2**20 + 7):
+        for a in values:
+            assert jit.udivmod(a, b) == divmod(a, b), (a, b)
