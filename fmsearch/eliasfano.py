@@ -124,15 +124,25 @@ def _select_in_word(word: np.uint64, rank: int) -> int:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _before(heads: np.ndarray, g: int) -> int:
+    """Members before group g."""
+    return np.int64(heads[np.uint64(g)] & np.uint64(0xFFFFFFFF))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _group(heads: np.ndarray, g: int) -> tuple[int, int, int]:
+    """(members before group g, its members, the stream position of its code)."""
+    head = heads[np.uint64(g)]  # unsigned indices: see fmsearch.jit
+    base = np.int64(head & np.uint64(0xFFFFFFFF))
+    return base, _before(heads, g + 1) - base, np.int64(head >> np.uint64(32))
+
+
+@njit(nogil=True, cache=True, inline="always")
 def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, row: int) -> int:
     """Index of `row` among the members (in row order), or -1 when it is not one. Precondition: row < rows."""
-    g = np.uint64(row >> group_bits)  # unsigned indices: see fmsearch.jit
-    head = heads[g]
-    base = np.int64(head & np.uint64(0xFFFFFFFF))
-    count = np.int64(heads[g + np.uint64(1)] & np.uint64(0xFFFFFFFF)) - base
+    base, count, start = _group(heads, row >> group_bits)
     if count == 0:
         return -1
-    start = np.int64(head >> np.uint64(32))
     bucket = (row & ((1 << group_bits) - 1)) >> low_bits
     # Skip `bucket` zeros of the unary part: the bucket's members are the ones that follow. (The scans test their
     # condition up front: written as `while True: ... break`, this function gave wrong rows once inlined.)
@@ -155,12 +165,6 @@ def find(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, ro
         e += 1
         pos += 1
     return -1
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _before(heads: np.ndarray, g: int) -> int:
-    """Members before group g."""
-    return np.int64(heads[np.uint64(g)] & np.uint64(0xFFFFFFFF))
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -192,10 +196,7 @@ def _group_of(heads: np.ndarray, j: int) -> int:
 
 @njit(nogil=True, cache=True, inline="always")
 def _select_in_group(heads: np.ndarray, bits: np.ndarray, low_bits: int, group_bits: int, g: int, j: int) -> int:
-    head = heads[g]
-    base = np.int64(head & np.uint64(0xFFFFFFFF))
-    count = np.int64(heads[g + 1] & np.uint64(0xFFFFFFFF)) - base
-    start = np.int64(head >> np.uint64(32))
+    base, count, start = _group(heads, g)
     r = j - base
     pos = start
     need = r
